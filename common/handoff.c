@@ -1,0 +1,601 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "handoff.h"
+#include "log.h"
+
+#define OUTBOX_WINDOW		65536	/* records sent ahead of the ack */
+#define OUTBOX_BATCH_RECORDS	1024
+#define OUTBOX_BATCH_BYTES	(1024 * 1024)
+#define OUTBOX_RESEND_MS	3000
+#define OUTBOX_KEY_LEN		10
+
+struct dest {
+	struct bus_sock	*sock;
+	char		*endpoint;
+	uint64_t	 next;		/* next seq, committed */
+	uint64_t	 tentative;	/* next seq, in the open transaction */
+	uint64_t	 acked;		/* highest seq acknowledged */
+	uint64_t	 sent;		/* highest seq sent */
+	int64_t		 progress_ms;	/* last ack or first send from idle */
+};
+
+struct outbox {
+	struct store	*store;
+	int		 db;
+	int		 meta_db;
+	enum msg_type	 type;
+	char		*sender;
+	struct dest	*dests;
+	unsigned	 ndests;
+	struct buf	 msg;
+};
+
+static void
+outbox_key(unsigned char *key, unsigned dest, uint64_t seq)
+{
+	key[0] = (unsigned char)(dest >> 8);
+	key[1] = (unsigned char)dest;
+	wire_be64_put(key + 2, seq);
+}
+
+static void
+meta_next_key(char *key, size_t size, unsigned dest)
+{
+	snprintf(key, size, "next/%u", dest);
+}
+
+/* Recover a destination's sequences from the outbox and the meta data. */
+static int
+load_dest(struct outbox *ob, struct store_txn *txn, unsigned d)
+{
+	struct dest *dst = &ob->dests[d];
+	struct store_cursor *c;
+	struct store_val k, v;
+	unsigned char key[OUTBOX_KEY_LEN];
+	char mkey[32];
+	uint64_t next = 1, first = 0, last = 0;
+	int rc;
+
+	meta_next_key(mkey, sizeof(mkey), d);
+	if (store_get(txn, ob->meta_db, mkey, strlen(mkey), &v) == STORE_OK &&
+	    v.len == 8)
+		next = wire_be64_get(v.data);
+	if (store_cursor_open(txn, ob->db, &c) != STORE_OK)
+		return -1;
+	outbox_key(key, d, 0);
+	rc = store_cursor_seek(c, key, sizeof(key), &k, NULL);
+	while (rc == STORE_OK && k.len == OUTBOX_KEY_LEN &&
+	    memcmp(k.data, key, 2) == 0) {
+		uint64_t seq = wire_be64_get((const unsigned char *)k.data + 2);
+
+		if (first == 0)
+			first = seq;
+		last = seq;
+		rc = store_cursor_next(c, &k, NULL);
+	}
+	store_cursor_close(c);
+	if (last + 1 > next)
+		next = last + 1;
+	dst->next = dst->tentative = next;
+	dst->acked = first ? first - 1 : next - 1;
+	dst->sent = dst->acked;
+	return 0;
+}
+
+struct outbox *
+outbox_open(struct store *store, int db, int meta_db, struct bus *bus,
+    const struct strlist *endpoints, const char *sender, enum msg_type type)
+{
+	struct outbox *ob = xcalloc(1, sizeof(*ob));
+	struct store_txn *txn;
+	unsigned d;
+
+	ob->store = store;
+	ob->db = db;
+	ob->meta_db = meta_db;
+	ob->type = type;
+	ob->sender = xstrdup(sender);
+	ob->ndests = (unsigned)endpoints->n;
+	ob->dests = xcalloc(ob->ndests, sizeof(*ob->dests));
+	buf_init(&ob->msg);
+	if (store_begin(store, 0, &txn) != STORE_OK)
+		goto fail;
+	for (d = 0; d < ob->ndests; d++) {
+		ob->dests[d].endpoint = xstrdup(endpoints->v[d]);
+		if (load_dest(ob, txn, d) == -1) {
+			store_abort(txn);
+			goto fail;
+		}
+		ob->dests[d].sock = bus_connect(bus, endpoints->v[d], sender);
+		if (ob->dests[d].sock == NULL) {
+			store_abort(txn);
+			goto fail;
+		}
+	}
+	store_abort(txn);
+	return ob;
+fail:
+	outbox_close(ob);
+	return NULL;
+}
+
+void
+outbox_close(struct outbox *ob)
+{
+	unsigned d;
+
+	if (ob == NULL)
+		return;
+	for (d = 0; d < ob->ndests; d++) {
+		bus_close(ob->dests[d].sock);
+		free(ob->dests[d].endpoint);
+	}
+	free(ob->dests);
+	free(ob->sender);
+	buf_free(&ob->msg);
+	free(ob);
+}
+
+unsigned
+outbox_ndest(const struct outbox *ob)
+{
+	return ob->ndests;
+}
+
+int
+outbox_add(struct outbox *ob, struct store_txn *txn, unsigned d,
+    const void *record, size_t len, uint64_t *seq)
+{
+	unsigned char key[OUTBOX_KEY_LEN];
+	struct dest *dst = &ob->dests[d];
+	int rc;
+
+	outbox_key(key, d, dst->tentative);
+	rc = store_put(txn, ob->db, key, sizeof(key), record, len);
+	if (rc != STORE_OK)
+		return rc;
+	if (seq)
+		*seq = dst->tentative;
+	dst->tentative++;
+	return STORE_OK;
+}
+
+void
+outbox_committed(struct outbox *ob)
+{
+	unsigned d;
+
+	for (d = 0; d < ob->ndests; d++)
+		ob->dests[d].next = ob->dests[d].tentative;
+}
+
+void
+outbox_aborted(struct outbox *ob)
+{
+	unsigned d;
+
+	for (d = 0; d < ob->ndests; d++)
+		ob->dests[d].tentative = ob->dests[d].next;
+}
+
+/* Build one batch starting after dst->sent; returns its record count. */
+static uint32_t
+build_batch(struct outbox *ob, struct store_txn *txn, unsigned d)
+{
+	struct dest *dst = &ob->dests[d];
+	struct store_cursor *c;
+	struct store_val k, v;
+	unsigned char key[OUTBOX_KEY_LEN];
+	uint64_t want = dst->sent + 1;
+	uint32_t count = 0;
+	struct buf body;
+	int rc;
+
+	buf_init(&body);
+	if (store_cursor_open(txn, ob->db, &c) != STORE_OK)
+		return 0;
+	outbox_key(key, d, want);
+	rc = store_cursor_seek(c, key, sizeof(key), &k, &v);
+	while (rc == STORE_OK && count < OUTBOX_BATCH_RECORDS &&
+	    body.len < OUTBOX_BATCH_BYTES && want < dst->next) {
+		outbox_key(key, d, want);
+		if (k.len != sizeof(key) || memcmp(k.data, key, sizeof(key)))
+			break;	/* a hole: should not happen, resend later */
+		wire_put_u32(&body, (uint32_t)v.len);
+		buf_add(&body, v.data, v.len);
+		count++;
+		want++;
+		rc = store_cursor_next(c, &k, &v);
+	}
+	store_cursor_close(c);
+	buf_reset(&ob->msg);
+	wire_put_envelope(&ob->msg, ob->type, ob->sender, dst->sent + 1, count);
+	wire_put_u64(&ob->msg, dst->acked + 1);
+	buf_add(&ob->msg, body.data, body.len);
+	buf_free(&body);
+	return count;
+}
+
+static void
+flush_dest(struct outbox *ob, unsigned d, int64_t now)
+{
+	struct dest *dst = &ob->dests[d];
+	struct store_txn *txn = NULL;
+	uint32_t count;
+
+	if (dst->sent > dst->acked &&
+	    now - dst->progress_ms > OUTBOX_RESEND_MS) {
+		log_info("event=resend endpoint=%s from_seq=%llu to_seq=%llu",
+		    dst->endpoint, (unsigned long long)dst->acked + 1,
+		    (unsigned long long)dst->sent);
+		dst->sent = dst->acked;
+	}
+	while (dst->sent + 1 < dst->next &&
+	    dst->sent - dst->acked < OUTBOX_WINDOW) {
+		if (txn == NULL && store_begin(ob->store, 0, &txn) != STORE_OK)
+			return;
+		if ((count = build_batch(ob, txn, d)) == 0)
+			break;
+		if (bus_send(dst->sock, NULL, ob->msg.data, ob->msg.len) == -1)
+			break;	/* not now: the records wait in the outbox */
+		if (dst->sent == dst->acked)
+			dst->progress_ms = now;
+		dst->sent += count;
+	}
+	store_abort(txn);
+}
+
+void
+outbox_flush(struct outbox *ob)
+{
+	int64_t now = mono_ms();
+	unsigned d;
+
+	for (d = 0; d < ob->ndests; d++)
+		flush_dest(ob, d, now);
+}
+
+/* Delete what dest acknowledged, in the caller's write transaction. */
+static int
+delete_acked(struct outbox *ob, struct store_txn *txn, unsigned d,
+    uint64_t upto)
+{
+	struct dest *dst = &ob->dests[d];
+	unsigned char key[OUTBOX_KEY_LEN];
+	char mkey[32];
+	uint64_t seq;
+
+	for (seq = dst->acked + 1; seq <= upto; seq++) {
+		outbox_key(key, d, seq);
+		if (store_del(txn, ob->db, key, sizeof(key)) == STORE_ERROR)
+			return -1;
+	}
+	wire_be64_put(key, dst->next);
+	meta_next_key(mkey, sizeof(mkey), d);
+	return store_put(txn, ob->meta_db, mkey, strlen(mkey), key, 8) ==
+	    STORE_OK ? 0 : -1;
+}
+
+static void
+read_ack(struct outbox *ob, unsigned d, struct buf *msg,
+    struct store_txn **txn, outbox_verdict_fn fn, void *arg)
+{
+	struct dest *dst = &ob->dests[d];
+	struct wire_reader r;
+	struct envelope e;
+	uint32_t i;
+
+	wire_reader_init(&r, msg->data, msg->len);
+	if (wire_get_envelope(&r, &e) == -1 || e.type != MSG_ACK) {
+		log_warn("event=bad_message endpoint=%s reason=\"not an ack\"",
+		    dst->endpoint);
+		return;
+	}
+	if (e.seq > dst->acked && e.seq < dst->next) {
+		if (*txn == NULL && store_begin(ob->store, 1, txn) != STORE_OK)
+			return;
+		if (delete_acked(ob, *txn, d, e.seq) == -1)
+			return;
+		dst->acked = e.seq;
+		if (dst->sent < dst->acked)
+			dst->sent = dst->acked;
+		dst->progress_ms = mono_ms();
+	}
+	for (i = 0; i < e.count && !r.failed; i++)
+		fn(arg, d, &r);
+}
+
+void
+outbox_read_acks(struct outbox *ob, outbox_verdict_fn fn, void *arg)
+{
+	struct store_txn *txn = NULL;
+	char peer[BUS_PEER_MAX + 1];
+	struct buf msg;
+	unsigned d;
+	int n;
+
+	buf_init(&msg);
+	for (d = 0; d < ob->ndests; d++) {
+		for (n = 0; n < 1024; n++) {
+			if (bus_recv(ob->dests[d].sock, peer, &msg) != 1)
+				break;
+			read_ack(ob, d, &msg, &txn, fn, arg);
+		}
+	}
+	buf_free(&msg);
+	/* Losing this commit only means a resend, which is deduplicated. */
+	if (txn != NULL && store_commit(txn, 0) != STORE_OK)
+		log_warn("event=ack_commit result=failed");
+}
+
+uint64_t
+outbox_pending(const struct outbox *ob)
+{
+	uint64_t n = 0;
+	unsigned d;
+
+	for (d = 0; d < ob->ndests; d++)
+		n += ob->dests[d].next - 1 - ob->dests[d].acked;
+	return n;
+}
+
+int
+outbox_socks(struct outbox *ob, struct bus_sock **socks, int max)
+{
+	unsigned d;
+	int n = 0;
+
+	for (d = 0; d < ob->ndests && n < max; d++)
+		socks[n++] = ob->dests[d].sock;
+	return n;
+}
+
+char *
+handoff_sender_id(struct store *store, int meta_db, const char *name,
+    int instance)
+{
+	static const char key[] = "incarnation";
+	struct store_txn *txn;
+	struct store_val v;
+	unsigned char rnd[8];
+	char hex[17];
+	int i;
+
+	if (store_begin(store, 1, &txn) != STORE_OK)
+		fatal("event=start error=\"cannot read the store\"");
+	if (store_get(txn, meta_db, key, strlen(key), &v) == STORE_OK &&
+	    v.len == 16) {
+		memcpy(hex, v.data, 16);
+		store_abort(txn);
+	} else {
+		random_bytes(rnd, sizeof(rnd));
+		for (i = 0; i < 8; i++)
+			snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+		if (store_put(txn, meta_db, key, strlen(key), hex, 16) !=
+		    STORE_OK || store_commit(txn, 1) != STORE_OK)
+			fatal("event=start error=\"cannot write the store\"");
+	}
+	hex[16] = '\0';
+	return xasprintf("%s-%d/%s", name, instance, hex);
+}
+
+uint64_t
+inbox_last(struct store_txn *txn, int db, const char *sender)
+{
+	struct store_val v;
+
+	if (store_get(txn, db, sender, strlen(sender), &v) == STORE_OK &&
+	    v.len == 8)
+		return wire_be64_get(v.data);
+	return 0;
+}
+
+int
+inbox_accept(struct store_txn *txn, int db, const char *sender,
+    uint64_t base, uint64_t first, uint32_t count, uint32_t *skip)
+{
+	struct store_val v;
+	uint64_t last;
+
+	if (store_get(txn, db, sender, strlen(sender), &v) == STORE_OK &&
+	    v.len == 8)
+		last = wire_be64_get(v.data);
+	else
+		last = base > 0 ? base - 1 : 0;
+	if (first == 0 || first > last + 1)
+		return -1;
+	*skip = last + 1 - first > count ? count : (uint32_t)(last + 1 - first);
+	return 0;
+}
+
+int
+inbox_applied(struct store_txn *txn, int db, const char *sender,
+    uint64_t last)
+{
+	unsigned char v[8];
+
+	wire_be64_put(v, last);
+	return store_put(txn, db, sender, strlen(sender), v, sizeof(v)) ==
+	    STORE_OK ? 0 : -1;
+}
+
+#define INBOX_BATCH_MSGS	64
+#define INBOX_RECORDS_MAX	100000
+
+/* One message from a sender, with the ack it will get. */
+struct inmsg {
+	char		 peer[BUS_PEER_MAX + 1];
+	struct buf	 data;
+	struct buf	 ack;
+	int		 valid;
+};
+
+static void
+log_malformed(const char *peer, const char *why)
+{
+	static int64_t last = -100000;
+	static unsigned long count;
+	int64_t now = mono_ms();
+
+	count++;
+	if (now - last < 10000)
+		return;
+	log_warn("event=bad_message peer=%s reason=\"%s\" count=%lu", peer,
+	    why, count);
+	last = now;
+}
+
+/* Decode every record of a message before applying any of it. */
+static int
+decode_records(struct wire_reader *r, const struct inbox_ops *ops,
+    char *records, uint32_t count)
+{
+	struct wire_reader rr;
+	uint32_t i, len;
+
+	for (i = 0; i < count; i++) {
+		if (wire_get_u32(r, &len) == -1 || r->len - r->off < len)
+			return -1;
+		wire_reader_init(&rr, r->p + r->off, len);
+		if (ops->decode(&rr, records + i * ops->size) == -1 ||
+		    wire_done(&rr) == -1)
+			return -1;
+		r->off += len;
+	}
+	return wire_done(r);
+}
+
+static void
+build_ack(struct inmsg *in, const char *self, uint64_t last,
+    uint32_t nverdicts, const struct buf *verdicts)
+{
+	buf_reset(&in->ack);
+	wire_put_envelope(&in->ack, MSG_ACK, self, last, nverdicts);
+	buf_add(&in->ack, verdicts->data, verdicts->len);
+}
+
+static int
+apply_records(struct store_txn *txn, const struct inbox_ops *ops, void *arg,
+    const struct envelope *e, char *records, uint32_t skip,
+    struct buf *verdicts, uint32_t *nverdicts, int *durable)
+{
+	struct verdict v;
+	uint32_t i;
+
+	for (i = skip; i < e->count; i++) {
+		memset(&v, 0, sizeof(v));
+		if (ops->apply(arg, txn, records + i * ops->size, &v,
+		    durable) == -1)
+			return -1;
+		if (v.result != 0) {
+			v.seq = e->seq + i;
+			record_put_verdict(verdicts, &v);
+			(*nverdicts)++;
+		}
+	}
+	return 0;
+}
+
+static int
+apply_message(struct store_txn *txn, int db, const char *self,
+    const struct inbox_ops *ops, void *arg, struct inmsg *in, int *durable)
+{
+	struct wire_reader r;
+	struct envelope e;
+	struct buf verdicts;
+	char *records;
+	uint64_t base, last;
+	uint32_t i, skip = 0, nverdicts = 0;
+	int rc = 0, gap;
+
+	wire_reader_init(&r, in->data.data, in->data.len);
+	if (wire_get_envelope(&r, &e) == -1 || e.type != ops->type ||
+	    wire_get_u64(&r, &base) == -1 || e.count > INBOX_RECORDS_MAX) {
+		log_malformed(in->peer, "bad envelope");
+		return 0;
+	}
+	records = xcalloc(e.count ? e.count : 1, ops->size);
+	for (i = 0; i < e.count; i++)
+		ops->init(records + i * ops->size);
+	buf_init(&verdicts);
+	if (decode_records(&r, ops, records, e.count) == -1) {
+		log_malformed(in->peer, "bad record");
+		goto done;
+	}
+	in->valid = 1;
+	gap = inbox_accept(txn, db, e.sender, base, e.seq, e.count, &skip);
+	if (gap == 0)
+		rc = apply_records(txn, ops, arg, &e, records, skip,
+		    &verdicts, &nverdicts, durable);
+	last = gap ? inbox_last(txn, db, e.sender) : e.seq + e.count - 1;
+	if (gap == 0 && rc == 0 && skip < e.count)
+		rc = inbox_applied(txn, db, e.sender, last);
+	build_ack(in, self, last, nverdicts, &verdicts);
+done:
+	for (i = 0; i < e.count; i++)
+		ops->release(records + i * ops->size);
+	free(records);
+	buf_free(&verdicts);
+	return rc;
+}
+
+static void
+apply_batch(struct store *store, int db, struct bus_sock *router,
+    const char *self, const struct inbox_ops *ops, void *arg,
+    struct outbox *ob, struct inmsg *msgs, int n)
+{
+	struct store_txn *txn;
+	int i, durable = 0, rc;
+
+	if ((rc = store_begin(store, 1, &txn)) != STORE_OK)
+		return;
+	for (i = 0; i < n && rc == STORE_OK; i++)
+		if (apply_message(txn, db, self, ops, arg, &msgs[i],
+		    &durable) == -1)
+			rc = STORE_ERROR;
+	if (rc == STORE_OK)
+		rc = store_commit(txn, durable);
+	else
+		store_abort(txn);
+	if (rc != STORE_OK) {
+		if (ob)
+			outbox_aborted(ob);
+		log_error("event=apply result=failed messages=%d", n);
+		return;
+	}
+	if (ob)
+		outbox_committed(ob);
+	for (i = 0; i < n; i++)
+		if (msgs[i].valid && bus_send(router, msgs[i].peer,
+		    msgs[i].ack.data, msgs[i].ack.len) == -1)
+			log_debug("event=ack result=unsent peer=%s",
+			    msgs[i].peer);
+}
+
+void
+inbox_serve(struct store *store, int db, struct bus_sock *router,
+    const char *self, const struct inbox_ops *ops, void *arg,
+    struct outbox *ob)
+{
+	struct inmsg msgs[INBOX_BATCH_MSGS];
+	int n = 0, i;
+
+	memset(msgs, 0, sizeof(msgs));
+	while (n < INBOX_BATCH_MSGS) {
+		buf_init(&msgs[n].data);
+		buf_init(&msgs[n].ack);
+		if (bus_recv(router, msgs[n].peer, &msgs[n].data) != 1) {
+			buf_free(&msgs[n].data);
+			break;
+		}
+		n++;
+	}
+	if (n > 0)
+		apply_batch(store, db, router, self, ops, arg, ob, msgs, n);
+	for (i = 0; i < n; i++) {
+		buf_free(&msgs[i].data);
+		buf_free(&msgs[i].ack);
+	}
+}

@@ -1,0 +1,121 @@
+/*
+ * The no-loss hand-off of DESIGN §2, one hop: a transactional outbox on
+ * the sending side and exactly-once application on the receiving side.
+ *
+ * Sender: records are appended to the outbox database in the caller's
+ * write transaction, one contiguous sequence per destination; after the
+ * commit, outbox_flush() sends unacknowledged records in batches (at most
+ * a window ahead of the last ack) and resends from the last ack after a
+ * timeout or reconnect.  An ack deletes what it covers.
+ *
+ *   outbox key: destination (be16) | seq (be64)   value: record
+ *   meta key:   "next/" destination                value: next seq (be64)
+ *   meta key:   "incarnation"                      value: 16 hex digits
+ *
+ * A batch: envelope (type, sender, first seq, count), u64 base (the
+ * oldest unacknowledged seq), then count times u32 length | record.
+ * An ack: envelope (MSG_ACK, receiver, highest seq applied, count), then
+ * count verdict records.
+ *
+ * Receiver: inbox_accept() tells which records of a batch are new, given
+ * the highest sequence applied per sender (kept in the receiver's own
+ * database and updated in the same transaction as the effects).  A batch
+ * that starts past the next expected sequence is refused whole: ZeroMQ
+ * may lose messages on a reconnect, and applying out of order would make
+ * the lost ones look like duplicates when they are resent.
+ */
+#ifndef POSTLINE_HANDOFF_H
+#define POSTLINE_HANDOFF_H
+
+#include <stdint.h>
+
+#include "bus.h"
+#include "record.h"
+#include "conf.h"
+#include "store.h"
+#include "wire.h"
+
+struct outbox;
+
+/* Called for each verdict an ack carries. */
+typedef void (*outbox_verdict_fn)(void *arg, unsigned dest,
+    struct wire_reader *);
+
+/*
+ * dbs: the outbox and meta databases of store.  One DEALER per endpoint,
+ * identified as sender_id.  type: the message type of batches.
+ */
+struct outbox	*outbox_open(struct store *, int outbox_db, int meta_db,
+		    struct bus *, const struct strlist *endpoints,
+		    const char *sender_id, enum msg_type type);
+void		 outbox_close(struct outbox *);
+unsigned	 outbox_ndest(const struct outbox *);
+
+/* Append a record for dest in the caller's write transaction. */
+int		 outbox_add(struct outbox *, struct store_txn *, unsigned dest,
+		    const void *record, size_t len, uint64_t *seq);
+/* The caller's transaction was committed, or aborted. */
+void		 outbox_committed(struct outbox *);
+void		 outbox_aborted(struct outbox *);
+
+/* Send what is due; cheap to call often. */
+void		 outbox_flush(struct outbox *);
+/* Read and apply acks from every destination socket. */
+void		 outbox_read_acks(struct outbox *, outbox_verdict_fn, void *);
+/* Records written but not yet acknowledged, over all destinations. */
+uint64_t	 outbox_pending(const struct outbox *);
+/* The sockets, for polling. */
+int		 outbox_socks(struct outbox *, struct bus_sock **, int max);
+
+/*
+ * The sender id to use: name-instance/incarnation, where the incarnation
+ * is random and kept in the meta database, so a wiped data directory
+ * never reuses sequence numbers a receiver has seen.
+ */
+char		*handoff_sender_id(struct store *, int meta_db,
+		    const char *name, int instance);
+
+/*
+ * Receiver side.  Given a batch (first, count) from sender, set *skip to
+ * the number of leading records already applied and return 0, or return
+ * -1 when the batch starts past the next expected sequence.  base is the
+ * sender's oldest unacknowledged sequence: a sender never seen before
+ * (the receiver's database is new) is taken up from there.
+ */
+int		 inbox_accept(struct store_txn *, int senders_db,
+		    const char *sender, uint64_t base, uint64_t first,
+		    uint32_t count, uint32_t *skip);
+/*
+ * How a receiver decodes and applies the records of one message type.
+ * apply() works in the open write transaction; it fills the verdict (or
+ * leaves v->result 0 for none) and sets *durable when the commit must be
+ * synced.  It returns -1 to abort the whole transaction (nothing is then
+ * acknowledged, and the senders send it all again).
+ */
+struct inbox_ops {
+	enum msg_type	 type;
+	size_t		 size;			/* of one decoded record */
+	void		(*init)(void *);
+	void		(*release)(void *);
+	int		(*decode)(struct wire_reader *, void *);
+	int		(*apply)(void *arg, struct store_txn *, void *record,
+			    struct verdict *, int *durable);
+};
+
+/*
+ * Read the messages waiting on router (a ROUTER socket), apply them in
+ * one transaction, commit, then acknowledge each to its sender.  self is
+ * the receiver's id; outbox, when not NULL, is told of the commit.
+ */
+void		 inbox_serve(struct store *, int senders_db,
+		    struct bus_sock *router, const char *self,
+		    const struct inbox_ops *, void *arg, struct outbox *);
+
+/* Record that sender's records up to last are applied. */
+int		 inbox_applied(struct store_txn *, int senders_db,
+		    const char *sender, uint64_t last);
+/* The highest sequence applied for sender (0: none). */
+uint64_t	 inbox_last(struct store_txn *, int senders_db,
+		    const char *sender);
+
+#endif

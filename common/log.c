@@ -1,0 +1,160 @@
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static const char *log_name = "postline";
+static int log_verbose;
+static int log_stderr = 1;
+static int log_instance = -1;
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static const char *const level_names[] = {
+	[LOG_LEVEL_ERROR] = "error",
+	[LOG_LEVEL_WARN] = "warn",
+	[LOG_LEVEL_INFO] = "info",
+	[LOG_LEVEL_DEBUG] = "debug",
+};
+
+static const int syslog_priorities[] = {
+	[LOG_LEVEL_ERROR] = LOG_ERR,
+	[LOG_LEVEL_WARN] = LOG_WARNING,
+	[LOG_LEVEL_INFO] = LOG_INFO,
+	[LOG_LEVEL_DEBUG] = LOG_DEBUG,
+};
+
+void
+log_init(const char *name, int verbose, int to_stderr)
+{
+	log_name = name;
+	log_verbose = verbose;
+	log_stderr = to_stderr;
+	if (!to_stderr)
+		openlog(name, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+void
+log_set_instance(int instance)
+{
+	log_instance = instance;
+}
+
+int
+log_enabled(enum log_level level)
+{
+	return level <= LOG_LEVEL_INFO || log_verbose > 0;
+}
+
+static void
+log_emit(enum log_level level, const char *fmt, va_list ap)
+{
+	char msg[4096], stamp[32];
+	struct timespec ts;
+	struct tm tm;
+
+	if (!log_enabled(level))
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (!log_stderr) {
+		syslog(syslog_priorities[level], "level=%s %s",
+		    level_names[level], msg);
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+	pthread_mutex_lock(&log_lock);
+	if (log_instance >= 0)
+		fprintf(stderr, "%s.%03ldZ %s-%d[%ld]: level=%s %s\n", stamp,
+		    ts.tv_nsec / 1000000, log_name, log_instance,
+		    (long)getpid(), level_names[level], msg);
+	else
+		fprintf(stderr, "%s.%03ldZ %s[%ld]: level=%s %s\n", stamp,
+		    ts.tv_nsec / 1000000, log_name, (long)getpid(),
+		    level_names[level], msg);
+	fflush(stderr);
+	pthread_mutex_unlock(&log_lock);
+}
+
+#define LOG_FUNCTION(fn, level)				\
+void							\
+fn(const char *fmt, ...)				\
+{							\
+	va_list ap;					\
+							\
+	va_start(ap, fmt);				\
+	log_emit(level, fmt, ap);			\
+	va_end(ap);					\
+}
+
+LOG_FUNCTION(log_error, LOG_LEVEL_ERROR)
+LOG_FUNCTION(log_warn, LOG_LEVEL_WARN)
+LOG_FUNCTION(log_info, LOG_LEVEL_INFO)
+LOG_FUNCTION(log_debug, LOG_LEVEL_DEBUG)
+
+void
+fatal(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_emit(LOG_LEVEL_ERROR, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+static int
+is_plain(const char *s)
+{
+	if (*s == '\0')
+		return 0;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c <= ' ' || c == '"' || c == '\\' || c == '=' || c >= 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+const char *
+log_value(char *dst, size_t size, const char *value)
+{
+	size_t n = 0;
+	const char *s;
+
+	if (size == 0)
+		return dst;
+	if (value == NULL)
+		value = "";
+	if (is_plain(value)) {
+		snprintf(dst, size, "%s", value);
+		return dst;
+	}
+	/* Reserve room for the closing quote and the NUL. */
+	dst[n++] = '"';
+	for (s = value; *s && n + 6 < size; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			n += (size_t)snprintf(dst + n, size - n, "\\%c", c);
+		else if (c == '\n')
+			n += (size_t)snprintf(dst + n, size - n, "\\n");
+		else if (c == '\t')
+			n += (size_t)snprintf(dst + n, size - n, "\\t");
+		else if (c < ' ' || c == 0x7f)
+			n += (size_t)snprintf(dst + n, size - n, "\\x%02x", c);
+		else
+			dst[n++] = (char)c;
+	}
+	if (n + 1 < size)
+		dst[n++] = '"';
+	dst[n < size ? n : size - 1] = '\0';
+	return dst;
+}

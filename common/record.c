@@ -1,0 +1,392 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "record.h"
+
+void
+attrs_init(struct attrs *a)
+{
+	a->v = NULL;
+	a->n = 0;
+	a->cap = 0;
+}
+
+void
+attrs_free(struct attrs *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->n; i++) {
+		free(a->v[i].name);
+		free(a->v[i].value);
+	}
+	free(a->v);
+	attrs_init(a);
+}
+
+void
+attrs_set(struct attrs *a, const char *name, const char *value)
+{
+	size_t i;
+
+	for (i = 0; i < a->n; i++) {
+		if (strcmp(a->v[i].name, name) == 0) {
+			free(a->v[i].value);
+			a->v[i].value = xstrdup(value);
+			return;
+		}
+	}
+	if (a->n == a->cap) {
+		a->cap = a->cap ? a->cap * 2 : 16;
+		a->v = xreallocarray(a->v, a->cap, sizeof(*a->v));
+	}
+	a->v[a->n].name = xstrdup(name);
+	a->v[a->n].value = xstrdup(value);
+	a->n++;
+}
+
+const char *
+attrs_get(const struct attrs *a, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < a->n; i++)
+		if (strcmp(a->v[i].name, name) == 0)
+			return a->v[i].value;
+	return NULL;
+}
+
+void
+attrs_copy(struct attrs *dst, const struct attrs *src)
+{
+	size_t i;
+
+	for (i = 0; i < src->n; i++)
+		attrs_set(dst, src->v[i].name, src->v[i].value);
+}
+
+static void
+put_attrs(struct buf *b, const struct attrs *a)
+{
+	size_t i;
+
+	wire_put_u16(b, (uint16_t)a->n);
+	for (i = 0; i < a->n; i++) {
+		wire_put_str(b, a->v[i].name);
+		wire_put_str(b, a->v[i].value);
+	}
+}
+
+static int
+get_attrs(struct wire_reader *r, struct attrs *a)
+{
+	uint16_t n, i;
+	char *name, *value;
+
+	if (wire_get_u16(r, &n) == -1 || n > RECORD_ATTRS_MAX)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (wire_get_str(r, RECORD_NAME_MAX, &name) == -1)
+			return -1;
+		if (wire_get_str(r, RECORD_VALUE_MAX, &value) == -1) {
+			free(name);
+			return -1;
+		}
+		attrs_set(a, name, value);
+		free(name);
+		free(value);
+	}
+	return 0;
+}
+
+static int
+get_version(struct wire_reader *r)
+{
+	uint8_t v;
+
+	if (wire_get_u8(r, &v) == -1 || v != RECORD_VERSION) {
+		r->failed = 1;
+		return -1;
+	}
+	return 0;
+}
+
+static const char *
+name_of(const char *const *names, size_t n, int v)
+{
+	if (v <= 0 || (size_t)v >= n || names[v] == NULL)
+		return "unknown";
+	return names[v];
+}
+
+static int
+parse_name(const char *const *names, size_t n, const char *s)
+{
+	size_t i;
+
+	for (i = 1; i < n; i++)
+		if (names[i] && strcmp(names[i], s) == 0)
+			return (int)i;
+	return 0;
+}
+
+static const char *const hit_names[HIT_KIND_END] = {
+	[HIT_CLICK] = "click",
+	[HIT_IMPRESSION] = "impression",
+	[HIT_POSTBACK] = "postback",
+	[HIT_PIXEL] = "pixel",
+	[HIT_CLICKLESS] = "clickless",
+	[HIT_REJECT] = "reject",
+};
+
+const char *
+hit_kind_name(int kind)
+{
+	return name_of(hit_names, nitems(hit_names), kind);
+}
+
+int
+hit_kind_is_conversion(int kind)
+{
+	return kind != HIT_CLICK && kind != HIT_IMPRESSION;
+}
+
+void
+hit_init(struct hit *h)
+{
+	memset(h, 0, sizeof(*h));
+	attrs_init(&h->attrs);
+}
+
+void
+hit_free(struct hit *h)
+{
+	attrs_free(&h->attrs);
+}
+
+void
+record_put_hit(struct buf *b, const struct hit *h)
+{
+	wire_put_u8(b, RECORD_VERSION);
+	wire_put_u8(b, h->kind);
+	wire_put_i64(b, h->time_ms);
+	wire_put_str(b, h->txid);
+	put_attrs(b, &h->attrs);
+}
+
+int
+record_get_hit(struct wire_reader *r, struct hit *h)
+{
+	if (get_version(r) == -1 ||
+	    wire_get_u8(r, &h->kind) == -1 ||
+	    wire_get_i64(r, &h->time_ms) == -1 ||
+	    wire_get_strbuf(r, h->txid, RECORD_ID_MAX) == -1 ||
+	    get_attrs(r, &h->attrs) == -1)
+		return -1;
+	if (h->kind == 0 || h->kind >= HIT_KIND_END) {
+		r->failed = 1;
+		return -1;
+	}
+	return 0;
+}
+
+static const char *const event_names[EVENT_TYPE_END] = {
+	[EVENT_CLICK] = "click",
+	[EVENT_IMPRESSION] = "impression",
+	[EVENT_CONVERSION] = "conversion",
+	[EVENT_EVENT] = "event",
+};
+
+const char *
+event_type_name(int type)
+{
+	return name_of(event_names, nitems(event_names), type);
+}
+
+int
+event_type_parse(const char *s)
+{
+	return parse_name(event_names, nitems(event_names), s);
+}
+
+static const char *const status_names[STATUS_END] = {
+	[STATUS_APPROVED] = "approved",
+	[STATUS_PENDING] = "pending",
+	[STATUS_REJECTED] = "rejected",
+};
+
+const char *
+status_name(int status)
+{
+	return name_of(status_names, nitems(status_names), status);
+}
+
+int
+status_parse(const char *s)
+{
+	return parse_name(status_names, nitems(status_names), s);
+}
+
+void
+event_init(struct event *e)
+{
+	memset(e, 0, sizeof(*e));
+	attrs_init(&e->attrs);
+}
+
+void
+event_free(struct event *e)
+{
+	attrs_free(&e->attrs);
+}
+
+void
+record_put_event(struct buf *b, const struct event *e)
+{
+	wire_put_u8(b, RECORD_VERSION);
+	wire_put_u8(b, e->type);
+	wire_put_u8(b, e->status);
+	wire_put_i64(b, e->time_ms);
+	wire_put_str(b, e->txid);
+	put_attrs(b, &e->attrs);
+}
+
+int
+record_get_event(struct wire_reader *r, struct event *e)
+{
+	if (get_version(r) == -1 ||
+	    wire_get_u8(r, &e->type) == -1 ||
+	    wire_get_u8(r, &e->status) == -1 ||
+	    wire_get_i64(r, &e->time_ms) == -1 ||
+	    wire_get_strbuf(r, e->txid, RECORD_ID_MAX) == -1 ||
+	    get_attrs(r, &e->attrs) == -1)
+		return -1;
+	if (e->type == 0 || e->type >= EVENT_TYPE_END ||
+	    e->status == 0 || e->status >= STATUS_END) {
+		r->failed = 1;
+		return -1;
+	}
+	return 0;
+}
+
+static const char *const verdict_names[VERDICT_END] = {
+	[VERDICT_STORED] = "stored",
+	[VERDICT_APPROVED] = "approved",
+	[VERDICT_PENDING] = "pending",
+	[VERDICT_REJECTED] = "rejected",
+	[VERDICT_HELD] = "accepted",
+};
+
+const char *
+verdict_name(int v)
+{
+	return name_of(verdict_names, nitems(verdict_names), v);
+}
+
+void
+record_put_verdict(struct buf *b, const struct verdict *v)
+{
+	wire_put_u8(b, RECORD_VERSION);
+	wire_put_u64(b, v->seq);
+	wire_put_u8(b, v->result);
+	wire_put_str(b, v->reason);
+	wire_put_str(b, v->txid);
+}
+
+int
+record_get_verdict(struct wire_reader *r, struct verdict *v)
+{
+	if (get_version(r) == -1 ||
+	    wire_get_u64(r, &v->seq) == -1 ||
+	    wire_get_u8(r, &v->result) == -1 ||
+	    wire_get_strbuf(r, v->reason, VERDICT_REASON_MAX) == -1 ||
+	    wire_get_strbuf(r, v->txid, RECORD_ID_MAX) == -1)
+		return -1;
+	if (v->result == 0 || v->result >= VERDICT_END) {
+		r->failed = 1;
+		return -1;
+	}
+	return 0;
+}
+
+static const char *const attempt_names[ATTEMPT_RESULT_END] = {
+	[ATTEMPT_OK] = "ok",
+	[ATTEMPT_RETRY] = "retry",
+	[ATTEMPT_FAILED] = "failed",
+	[ATTEMPT_CANCELLED] = "cancelled",
+	[ATTEMPT_INTERRUPTED] = "interrupted",
+};
+
+const char *
+attempt_result_name(int result)
+{
+	return name_of(attempt_names, nitems(attempt_names), result);
+}
+
+int
+attempt_result_parse(const char *s)
+{
+	return parse_name(attempt_names, nitems(attempt_names), s);
+}
+
+void
+attempt_init(struct attempt *a)
+{
+	memset(a, 0, sizeof(*a));
+}
+
+void
+attempt_free(struct attempt *a)
+{
+	free(a->rule);
+	free(a->offer_id);
+	free(a->publisher);
+	free(a->txid);
+	free(a->url);
+	free(a->error);
+	attempt_init(a);
+}
+
+void
+record_put_attempt(struct buf *b, const struct attempt *a)
+{
+	wire_put_u8(b, RECORD_VERSION);
+	wire_put_i64(b, a->time_ms);
+	wire_put_str(b, a->postback_id);
+	wire_put_u32(b, a->attempt);
+	wire_put_u8(b, a->result);
+	wire_put_u16(b, a->http_status);
+	wire_put_u32(b, a->latency_ms);
+	wire_put_u8(b, a->type);
+	wire_put_str(b, a->rule);
+	wire_put_str(b, a->offer_id);
+	wire_put_str(b, a->publisher);
+	wire_put_str(b, a->txid);
+	wire_put_str(b, a->url);
+	wire_put_str(b, a->error);
+}
+
+int
+record_get_attempt(struct wire_reader *r, struct attempt *a)
+{
+	if (get_version(r) == -1 ||
+	    wire_get_i64(r, &a->time_ms) == -1 ||
+	    wire_get_strbuf(r, a->postback_id, RECORD_ID_MAX) == -1 ||
+	    wire_get_u32(r, &a->attempt) == -1 ||
+	    wire_get_u8(r, &a->result) == -1 ||
+	    wire_get_u16(r, &a->http_status) == -1 ||
+	    wire_get_u32(r, &a->latency_ms) == -1 ||
+	    wire_get_u8(r, &a->type) == -1 ||
+	    wire_get_str(r, RECORD_NAME_MAX, &a->rule) == -1 ||
+	    wire_get_str(r, RECORD_VALUE_MAX, &a->offer_id) == -1 ||
+	    wire_get_str(r, RECORD_VALUE_MAX, &a->publisher) == -1 ||
+	    wire_get_str(r, RECORD_ID_MAX, &a->txid) == -1 ||
+	    wire_get_str(r, WIRE_MSG_MAX, &a->url) == -1 ||
+	    wire_get_str(r, WIRE_MSG_MAX, &a->error) == -1)
+		return -1;
+	if (a->result == 0 || a->result >= ATTEMPT_RESULT_END) {
+		r->failed = 1;
+		return -1;
+	}
+	return 0;
+}

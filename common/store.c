@@ -1,0 +1,355 @@
+#include <errno.h>
+#include <lmdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "log.h"
+#include "store.h"
+
+#define STORE_MAX_DBS		16
+#define STORE_MAX_READERS	512
+
+struct store {
+	MDB_env		*env;
+	MDB_dbi		 dbi[STORE_MAX_DBS];
+	int		 ndbs;
+	int		 readonly;
+	char		*dir;
+};
+
+struct store_txn {
+	struct store	*store;
+	MDB_txn		*txn;
+	int		 write;
+};
+
+struct store_cursor {
+	MDB_cursor	*cursor;
+};
+
+/* Map an LMDB result to ours, logging what is not an expected outcome. */
+static int
+status_of(struct store *s, int rc, const char *what)
+{
+	switch (rc) {
+	case MDB_SUCCESS:
+		return STORE_OK;
+	case MDB_NOTFOUND:
+		return STORE_NOTFOUND;
+	case MDB_MAP_FULL:
+	case ENOSPC:
+	case MDB_TXN_FULL:
+		log_warn("event=store_full dir=%s op=%s error=\"%s\"", s->dir,
+		    what, mdb_strerror(rc));
+		return STORE_FULL;
+	default:
+		log_error("event=store_error dir=%s op=%s error=\"%s\"", s->dir,
+		    what, mdb_strerror(rc));
+		return STORE_ERROR;
+	}
+}
+
+static int
+open_dbs(struct store *s, const char *const *names, int n)
+{
+	MDB_txn *txn;
+	int i, rc;
+	unsigned flags = s->readonly ? 0 : MDB_CREATE;
+
+	rc = mdb_txn_begin(s->env, NULL, s->readonly ? MDB_RDONLY : 0, &txn);
+	if (rc != 0)
+		return status_of(s, rc, "begin");
+	for (i = 0; i < n; i++) {
+		rc = mdb_dbi_open(txn, names[i], flags, &s->dbi[i]);
+		if (rc != 0) {
+			mdb_txn_abort(txn);
+			return status_of(s, rc, "dbi_open");
+		}
+	}
+	rc = mdb_txn_commit(txn);
+	return status_of(s, rc, "commit");
+}
+
+struct store *
+store_open(const char *dir, uint64_t map_size, const char *const *dbnames,
+    int ndbs, int readonly)
+{
+	struct store *s;
+	unsigned flags = MDB_NOTLS;
+	int rc;
+
+	if (ndbs > STORE_MAX_DBS)
+		fatal("event=store_open error=\"too many databases\"");
+	s = xcalloc(1, sizeof(*s));
+	s->dir = xstrdup(dir);
+	s->readonly = readonly;
+	s->ndbs = ndbs;
+	if (!readonly && mkdir(dir, 0770) == -1 && errno != EEXIST) {
+		log_error("event=store_open dir=%s error=\"%s\"", dir,
+		    strerror(errno));
+		goto fail;
+	}
+	if ((rc = mdb_env_create(&s->env)) != 0)
+		goto lmdb_fail;
+	mdb_env_set_maxreaders(s->env, STORE_MAX_READERS);
+	mdb_env_set_maxdbs(s->env, STORE_MAX_DBS);
+	if (!readonly && (rc = mdb_env_set_mapsize(s->env, map_size)) != 0)
+		goto lmdb_fail;
+	flags |= readonly ? MDB_RDONLY : MDB_NOSYNC;
+	if ((rc = mdb_env_open(s->env, dir, flags, 0660)) != 0)
+		goto lmdb_fail;
+	store_reader_check(s);
+	if (open_dbs(s, dbnames, ndbs) != STORE_OK)
+		goto fail;
+	return s;
+lmdb_fail:
+	log_error("event=store_open dir=%s error=\"%s\"", dir, mdb_strerror(rc));
+fail:
+	store_close(s);
+	return NULL;
+}
+
+void
+store_close(struct store *s)
+{
+	if (s == NULL)
+		return;
+	if (s->env) {
+		if (!s->readonly)
+			mdb_env_sync(s->env, 1);
+		mdb_env_close(s->env);
+	}
+	free(s->dir);
+	free(s);
+}
+
+void
+store_reader_check(struct store *s)
+{
+	int dead = 0;
+
+	if (mdb_reader_check(s->env, &dead) == 0 && dead > 0)
+		log_warn("event=stale_readers dir=%s cleared=%d", s->dir, dead);
+}
+
+int
+store_begin(struct store *s, int write, struct store_txn **out)
+{
+	struct store_txn *t;
+	int rc, tries;
+
+	for (tries = 0; tries < 2; tries++) {
+		MDB_txn *txn;
+
+		rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &txn);
+		if (rc == 0) {
+			t = xmalloc(sizeof(*t));
+			t->store = s;
+			t->txn = txn;
+			t->write = write;
+			*out = t;
+			return STORE_OK;
+		}
+		/* A writer in another process grew the map: adopt its size. */
+		if (rc == MDB_MAP_RESIZED)
+			mdb_env_set_mapsize(s->env, 0);
+		else if (rc == MDB_READERS_FULL)
+			store_reader_check(s);
+		else
+			break;
+	}
+	return status_of(s, rc, "begin");
+}
+
+int
+store_commit(struct store_txn *t, int durable)
+{
+	struct store *s = t->store;
+	int rc;
+
+	rc = mdb_txn_commit(t->txn);
+	free(t);
+	if (rc != 0)
+		return status_of(s, rc, "commit");
+	if (durable && (rc = mdb_env_sync(s->env, 1)) != 0)
+		return status_of(s, rc, "sync");
+	return STORE_OK;
+}
+
+void
+store_abort(struct store_txn *t)
+{
+	if (t == NULL)
+		return;
+	mdb_txn_abort(t->txn);
+	free(t);
+}
+
+static void
+to_mdb(MDB_val *m, const void *p, size_t n)
+{
+	m->mv_data = (void *)(uintptr_t)p;
+	m->mv_size = n;
+}
+
+static void
+from_mdb(struct store_val *v, const MDB_val *m)
+{
+	if (v == NULL)
+		return;
+	v->data = m->mv_data;
+	v->len = m->mv_size;
+}
+
+int
+store_get(struct store_txn *t, int db, const void *key, size_t keylen,
+    struct store_val *val)
+{
+	MDB_val k, v;
+	int rc;
+
+	to_mdb(&k, key, keylen);
+	rc = mdb_get(t->txn, t->store->dbi[db], &k, &v);
+	if (rc == 0)
+		from_mdb(val, &v);
+	return status_of(t->store, rc, "get");
+}
+
+static int
+put(struct store_txn *t, int db, const void *key, size_t keylen,
+    const void *val, size_t vallen, unsigned flags)
+{
+	MDB_val k, v;
+	int rc;
+
+	to_mdb(&k, key, keylen);
+	to_mdb(&v, val, vallen);
+	rc = mdb_put(t->txn, t->store->dbi[db], &k, &v, flags);
+	return status_of(t->store, rc, "put");
+}
+
+int
+store_put(struct store_txn *t, int db, const void *key, size_t keylen,
+    const void *val, size_t vallen)
+{
+	return put(t, db, key, keylen, val, vallen, 0);
+}
+
+int
+store_append(struct store_txn *t, int db, const void *key, size_t keylen,
+    const void *val, size_t vallen)
+{
+	return put(t, db, key, keylen, val, vallen, MDB_APPEND);
+}
+
+int
+store_del(struct store_txn *t, int db, const void *key, size_t keylen)
+{
+	MDB_val k;
+
+	to_mdb(&k, key, keylen);
+	return status_of(t->store, mdb_del(t->txn, t->store->dbi[db], &k,
+	    NULL), "del");
+}
+
+uint64_t
+store_count(struct store_txn *t, int db)
+{
+	MDB_stat st;
+
+	if (mdb_stat(t->txn, t->store->dbi[db], &st) != 0)
+		return 0;
+	return st.ms_entries;
+}
+
+int
+store_cursor_open(struct store_txn *t, int db, struct store_cursor **out)
+{
+	MDB_cursor *c;
+	int rc;
+
+	rc = mdb_cursor_open(t->txn, t->store->dbi[db], &c);
+	if (rc != 0)
+		return status_of(t->store, rc, "cursor_open");
+	*out = xmalloc(sizeof(**out));
+	(*out)->cursor = c;
+	return STORE_OK;
+}
+
+void
+store_cursor_close(struct store_cursor *c)
+{
+	if (c == NULL)
+		return;
+	mdb_cursor_close(c->cursor);
+	free(c);
+}
+
+static int
+cursor_get(struct store_cursor *c, MDB_val *k, MDB_val *v, MDB_cursor_op op,
+    struct store_val *ko, struct store_val *vo)
+{
+	int rc = mdb_cursor_get(c->cursor, k, v, op);
+
+	if (rc == 0) {
+		from_mdb(ko, k);
+		from_mdb(vo, v);
+		return STORE_OK;
+	}
+	if (rc == MDB_NOTFOUND)
+		return STORE_NOTFOUND;
+	log_error("event=store_error op=cursor error=\"%s\"", mdb_strerror(rc));
+	return STORE_ERROR;
+}
+
+int
+store_cursor_seek(struct store_cursor *c, const void *key, size_t keylen,
+    struct store_val *ko, struct store_val *vo)
+{
+	MDB_val k, v;
+
+	if (key == NULL)
+		return cursor_get(c, &k, &v, MDB_FIRST, ko, vo);
+	to_mdb(&k, key, keylen);
+	return cursor_get(c, &k, &v, MDB_SET_RANGE, ko, vo);
+}
+
+int
+store_cursor_next(struct store_cursor *c, struct store_val *ko,
+    struct store_val *vo)
+{
+	MDB_val k, v;
+
+	return cursor_get(c, &k, &v, MDB_NEXT, ko, vo);
+}
+
+int
+store_cursor_prev(struct store_cursor *c, struct store_val *ko,
+    struct store_val *vo)
+{
+	MDB_val k, v;
+
+	return cursor_get(c, &k, &v, MDB_PREV, ko, vo);
+}
+
+int
+store_cursor_last(struct store_cursor *c, struct store_val *ko,
+    struct store_val *vo)
+{
+	MDB_val k, v;
+
+	return cursor_get(c, &k, &v, MDB_LAST, ko, vo);
+}
+
+int
+store_cursor_del(struct store_cursor *c)
+{
+	int rc = mdb_cursor_del(c->cursor, 0);
+
+	if (rc == 0)
+		return STORE_OK;
+	log_error("event=store_error op=cursor_del error=\"%s\"",
+	    mdb_strerror(rc));
+	return STORE_ERROR;
+}

@@ -1,0 +1,141 @@
+#include <string.h>
+
+#include "txid.h"
+#include "util.h"
+
+#define TIME_DIGITS	9
+#define SHARD_DIGITS	2
+#define RANDOM_DIGITS	17
+#define CHECK_DIGITS	4
+#define BODY_LEN	(TIME_DIGITS + SHARD_DIGITS + RANDOM_DIGITS)
+#define CHECK_MODULUS	(36ULL * 36 * 36 * 36)
+
+static const char digits36[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+
+/* Fixed-width base 36, most significant digit first. */
+static void
+put_base36(char *out, int width, uint64_t v)
+{
+	int i;
+
+	for (i = width - 1; i >= 0; i--) {
+		out[i] = digits36[v % 36];
+		v /= 36;
+	}
+}
+
+static int
+digit_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 10;
+	return -1;
+}
+
+static uint64_t
+get_base36(const char *s, int width)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < width; i++)
+		v = v * 36 + (uint64_t)digit_value(s[i]);
+	return v;
+}
+
+/* FNV-1a over the body, reduced to four base-36 digits. */
+static void
+compute_check(const char *body, char *out)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	int i;
+
+	for (i = 0; i < BODY_LEN; i++) {
+		h ^= (unsigned char)body[i];
+		h *= 0x100000001b3ULL;
+	}
+	put_base36(out, CHECK_DIGITS, h % CHECK_MODULUS);
+}
+
+/* Uniform base-36 digits: bytes of 252 and above are drawn again. */
+static void
+put_random(char *out, int n)
+{
+	unsigned char pool[32];
+	size_t used = sizeof(pool);
+	int i = 0;
+
+	while (i < n) {
+		if (used == sizeof(pool)) {
+			random_bytes(pool, sizeof(pool));
+			used = 0;
+		}
+		if (pool[used] < 252)
+			out[i++] = digits36[pool[used] % 36];
+		used++;
+	}
+}
+
+void
+txid_generate(char *out, unsigned shard, int64_t time_ms)
+{
+	if (time_ms < 0)
+		time_ms = 0;
+	put_base36(out, TIME_DIGITS, (uint64_t)time_ms);
+	put_base36(out + TIME_DIGITS, SHARD_DIGITS, shard % (TXID_SHARD_MAX + 1));
+	put_random(out + TIME_DIGITS + SHARD_DIGITS, RANDOM_DIGITS);
+	compute_check(out, out + BODY_LEN);
+	out[TXID_LEN] = '\0';
+}
+
+int
+txid_parse(const char *in, char *out)
+{
+	char check[CHECK_DIGITS];
+	int i;
+
+	for (i = 0; i < TXID_LEN; i++) {
+		char c = in[i];
+
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		if (digit_value(c) < 0)
+			return -1;
+		out[i] = c;
+	}
+	if (in[TXID_LEN] != '\0')
+		return -1;
+	out[TXID_LEN] = '\0';
+	compute_check(out, check);
+	if (memcmp(check, out + BODY_LEN, CHECK_DIGITS) != 0)
+		return -1;
+	return 0;
+}
+
+unsigned
+txid_shard(const char *id)
+{
+	return (unsigned)get_base36(id + TIME_DIGITS, SHARD_DIGITS);
+}
+
+int64_t
+txid_time_ms(const char *id)
+{
+	return (int64_t)get_base36(id, TIME_DIGITS);
+}
+
+unsigned
+txid_firer(const char *id, unsigned n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	if (n <= 1)
+		return 0;
+	for (; *id; id++) {
+		h ^= (unsigned char)*id;
+		h *= 0x100000001b3ULL;
+	}
+	return (unsigned)(h % n);
+}

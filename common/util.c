@@ -1,0 +1,344 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "util.h"
+
+static void NORETURN
+out_of_memory(void)
+{
+	fputs("postline: out of memory\n", stderr);
+	abort();
+}
+
+void *
+xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (p == NULL)
+		out_of_memory();
+	return p;
+}
+
+void *
+xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+
+	if (p == NULL)
+		out_of_memory();
+	return p;
+}
+
+void *
+xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (p == NULL)
+		out_of_memory();
+	return p;
+}
+
+void *
+xreallocarray(void *p, size_t n, size_t size)
+{
+	if (size != 0 && n > SIZE_MAX / size)
+		out_of_memory();
+	return xrealloc(p, n * size);
+}
+
+char *
+xstrdup(const char *s)
+{
+	return xstrndup(s, strlen(s));
+}
+
+char *
+xstrndup(const char *s, size_t n)
+{
+	char *p = xmalloc(n + 1);
+
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+char *
+xasprintf(const char *fmt, ...)
+{
+	struct buf b;
+	va_list ap;
+
+	buf_init(&b);
+	va_start(ap, fmt);
+	buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	return buf_release(&b);
+}
+
+void
+buf_init(struct buf *b)
+{
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+}
+
+void
+buf_free(struct buf *b)
+{
+	free(b->data);
+	buf_init(b);
+}
+
+void
+buf_reset(struct buf *b)
+{
+	b->len = 0;
+	if (b->data)
+		b->data[0] = '\0';
+}
+
+void
+buf_reserve(struct buf *b, size_t extra)
+{
+	size_t need, cap;
+
+	if (extra > SIZE_MAX - b->len - 1)
+		out_of_memory();
+	need = b->len + extra + 1;
+	if (need <= b->cap)
+		return;
+	cap = b->cap ? b->cap : 64;
+	while (cap < need)
+		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+	b->data = xrealloc(b->data, cap);
+	b->cap = cap;
+}
+
+void
+buf_add(struct buf *b, const void *p, size_t n)
+{
+	buf_reserve(b, n);
+	if (n)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+void
+buf_addc(struct buf *b, char c)
+{
+	buf_add(b, &c, 1);
+}
+
+void
+buf_adds(struct buf *b, const char *s)
+{
+	buf_add(b, s, strlen(s));
+}
+
+void
+buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+{
+	va_list copy;
+	int n;
+
+	buf_reserve(b, 64);
+	va_copy(copy, ap);
+	n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, copy);
+	va_end(copy);
+	if (n < 0)
+		return;
+	if ((size_t)n >= b->cap - b->len) {
+		buf_reserve(b, (size_t)n);
+		vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
+	}
+	b->len += (size_t)n;
+}
+
+void
+buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vprintf(b, fmt, ap);
+	va_end(ap);
+}
+
+char *
+buf_release(struct buf *b)
+{
+	char *p;
+
+	if (b->data == NULL)
+		return xstrdup("");
+	p = b->data;
+	buf_init(b);
+	return p;
+}
+
+static int64_t
+clock_ms(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
+now_ms(void)
+{
+	return clock_ms(CLOCK_REALTIME);
+}
+
+int64_t
+mono_ms(void)
+{
+	return clock_ms(CLOCK_MONOTONIC);
+}
+
+int
+parse_uint(const char *s, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (*s == '\0')
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		if (v > (max - (uint64_t)(*s - '0')) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+/* Split "123abc" into its number and its unit; the unit may be empty. */
+static int
+split_number(const char *s, uint64_t *num, const char **unit)
+{
+	char digits[32];
+	size_t n = strspn(s, "0123456789");
+
+	if (n == 0 || n >= sizeof(digits))
+		return -1;
+	memcpy(digits, s, n);
+	digits[n] = '\0';
+	if (parse_uint(digits, UINT64_MAX, num) == -1)
+		return -1;
+	*unit = s + n;
+	return 0;
+}
+
+int
+parse_duration_ms(const char *s, int64_t *out)
+{
+	static const struct {
+		const char	*unit;
+		uint64_t	 ms;
+	} units[] = {
+		{ "ms", 1 }, { "", 1000 }, { "s", 1000 }, { "m", 60000 },
+		{ "h", 3600000 }, { "d", 86400000 },
+	};
+	const char *unit;
+	uint64_t n;
+	size_t i;
+
+	if (split_number(s, &n, &unit) == -1)
+		return -1;
+	for (i = 0; i < nitems(units); i++) {
+		if (strcmp(unit, units[i].unit) != 0)
+			continue;
+		/* Cap at about 290 years, far beyond any sane setting. */
+		if (n > (uint64_t)INT64_MAX / 1000 / units[i].ms)
+			return -1;
+		*out = (int64_t)(n * units[i].ms);
+		return 0;
+	}
+	return -1;
+}
+
+int
+parse_size(const char *s, uint64_t *out)
+{
+	static const struct {
+		const char	*unit;
+		unsigned	 shift;
+	} units[] = {
+		{ "", 0 }, { "K", 10 }, { "k", 10 }, { "M", 20 }, { "G", 30 },
+		{ "T", 40 },
+	};
+	const char *unit;
+	uint64_t n;
+	size_t i;
+
+	if (split_number(s, &n, &unit) == -1)
+		return -1;
+	for (i = 0; i < nitems(units); i++) {
+		if (strcmp(unit, units[i].unit) != 0)
+			continue;
+		if (n > (UINT64_MAX >> units[i].shift))
+			return -1;
+		*out = n << units[i].shift;
+		return 0;
+	}
+	return -1;
+}
+
+int
+valid_amount(const char *s)
+{
+	int digits = 0, dots = 0;
+
+	if (*s == '-' || *s == '+')
+		s++;
+	for (; *s; s++) {
+		if (*s >= '0' && *s <= '9')
+			digits++;
+		else if (*s == '.' && dots++ == 0)
+			continue;
+		else
+			return 0;
+	}
+	return digits > 0 && digits <= 18;
+}
+
+int
+secret_equal(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i;
+	unsigned char diff = la != lb;
+
+	/* Walk the candidate's length so timing reveals nothing of ours. */
+	for (i = 0; i < la; i++)
+		diff |= (unsigned char)a[i] ^ (unsigned char)b[i % (lb ? lb : 1)];
+	return diff == 0 && lb != 0;
+}
+
+void
+random_bytes(void *p, size_t n)
+{
+	unsigned char *c = p;
+	ssize_t r;
+
+	while (n > 0) {
+		r = getrandom(c, n, 0);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			fputs("postline: getrandom failed\n", stderr);
+			abort();
+		}
+		c += r;
+		n -= (size_t)r;
+	}
+}

@@ -1,0 +1,70 @@
+/*
+ * Small helpers every program uses: allocation that aborts on failure,
+ * a growable byte buffer, clocks, and the duration and size syntax of
+ * postline.conf(5).
+ */
+#ifndef POSTLINE_UTIL_H
+#define POSTLINE_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define nitems(a) (sizeof(a) / sizeof((a)[0]))
+
+#if defined(__GNUC__)
+#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+#define NORETURN __attribute__((noreturn))
+#else
+#define PRINTF_LIKE(f, a)
+#define NORETURN
+#endif
+
+void	*xmalloc(size_t);
+void	*xcalloc(size_t, size_t);
+void	*xrealloc(void *, size_t);
+void	*xreallocarray(void *, size_t, size_t);
+char	*xstrdup(const char *);
+char	*xstrndup(const char *, size_t);
+char	*xasprintf(const char *, ...) PRINTF_LIKE(1, 2);
+
+/* A growable byte buffer; data is always NUL-terminated for convenience. */
+struct buf {
+	char	*data;
+	size_t	 len;
+	size_t	 cap;
+};
+
+void	 buf_init(struct buf *);
+void	 buf_free(struct buf *);
+void	 buf_reset(struct buf *);
+void	 buf_reserve(struct buf *, size_t);
+void	 buf_add(struct buf *, const void *, size_t);
+void	 buf_addc(struct buf *, char);
+void	 buf_adds(struct buf *, const char *);
+void	 buf_printf(struct buf *, const char *, ...) PRINTF_LIKE(2, 3);
+void	 buf_vprintf(struct buf *, const char *, va_list) PRINTF_LIKE(2, 0);
+char	*buf_release(struct buf *);
+
+/* Clocks in milliseconds: wall time since the epoch, and monotonic time. */
+int64_t	 now_ms(void);
+int64_t	 mono_ms(void);
+
+/*
+ * "500ms 30s 10m 2h 30d" (a bare number is seconds) into milliseconds;
+ * "64M 4G 512K 100" (bytes, binary units) into bytes.  Return 0 or -1.
+ */
+int	 parse_duration_ms(const char *, int64_t *);
+int	 parse_size(const char *, uint64_t *);
+/* A non-negative decimal integer that fits in the given maximum. */
+int	 parse_uint(const char *, uint64_t, uint64_t *);
+/* A decimal amount such as "12.50" or "-3": digits, one dot, a sign. */
+int	 valid_amount(const char *);
+
+/* Constant-time comparison of two NUL-terminated secrets. */
+int	 secret_equal(const char *, const char *);
+
+/* Random bytes from the kernel; aborts if the kernel cannot provide them. */
+void	 random_bytes(void *, size_t);
+
+#endif

@@ -1,0 +1,209 @@
+/*
+ * The only caller of libcurl: one multi handle, driven from the firer's
+ * single loop.  Redirects are never followed, only http and https are
+ * spoken, and every transfer has a timeout (RELIABILITY-NOTES §4).
+ */
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "firer.h"
+#include "log.h"
+
+#define RESPONSE_KEEP	255
+
+struct transfer {
+	CURL			*easy;
+	struct curl_slist	*headers;
+	void			*cookie;
+	char			 snippet[RESPONSE_KEEP + 1];
+	size_t			 kept;
+	char			 error[CURL_ERROR_SIZE];
+	char			*body;
+	struct transfer		*prev;
+	struct transfer		*next;
+};
+
+struct deliverer {
+	CURLM		*multi;
+	int		 running;
+	struct transfer	*transfers;	/* those in the multi handle */
+};
+
+struct deliverer *
+deliver_new(void)
+{
+	struct deliverer *d = xcalloc(1, sizeof(*d));
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+		fatal("event=start error=\"curl_global_init failed\"");
+	if ((d->multi = curl_multi_init()) == NULL)
+		fatal("event=start error=\"curl_multi_init failed\"");
+	curl_multi_setopt(d->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, 256L);
+	curl_multi_setopt(d->multi, CURLMOPT_MAXCONNECTS, 256L);
+	return d;
+}
+
+static void
+transfer_free(struct transfer *t)
+{
+	curl_easy_cleanup(t->easy);
+	curl_slist_free_all(t->headers);
+	free(t->body);
+	free(t);
+}
+
+static void
+unlink_transfer(struct deliverer *d, struct transfer *t)
+{
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		d->transfers = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	curl_multi_remove_handle(d->multi, t->easy);
+	d->running--;
+}
+
+void
+deliver_free(struct deliverer *d)
+{
+	struct transfer *t;
+
+	if (d == NULL)
+		return;
+	while ((t = d->transfers) != NULL) {
+		unlink_transfer(d, t);
+		transfer_free(t);
+	}
+	curl_multi_cleanup(d->multi);
+	curl_global_cleanup();
+	free(d);
+}
+
+/* Keep the first bytes of a response for the log; count the rest. */
+static size_t
+on_data(char *data, size_t size, size_t n, void *arg)
+{
+	struct transfer *t = arg;
+	size_t len = size * n, room = RESPONSE_KEEP - t->kept;
+
+	if (room > 0) {
+		if (room > len)
+			room = len;
+		memcpy(t->snippet + t->kept, data, room);
+		t->kept += room;
+		t->snippet[t->kept] = '\0';
+	}
+	return len;
+}
+
+static void
+set_options(struct transfer *t, const struct request *req)
+{
+	CURL *e = t->easy;
+	size_t i;
+
+	curl_easy_setopt(e, CURLOPT_URL, req->url);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)req->timeout_ms);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+	    (long)(req->timeout_ms < 5000 ? req->timeout_ms : 5000));
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "postline-firer/" "0.1");
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->error);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+	for (i = 0; i < req->nheaders; i++)
+		t->headers = curl_slist_append(t->headers, req->headers[i]);
+	/* No "Expect: 100-continue" round trip before a body. */
+	t->headers = curl_slist_append(t->headers, "Expect:");
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+	if (req->post) {
+		t->body = xstrndup(req->body.data ? req->body.data : "",
+		    req->body.len);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->body);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)req->body.len);
+	}
+}
+
+int
+deliver_start(struct deliverer *d, const struct request *req, void *cookie)
+{
+	struct transfer *t = xcalloc(1, sizeof(*t));
+
+	if ((t->easy = curl_easy_init()) == NULL) {
+		free(t);
+		return -1;
+	}
+	t->cookie = cookie;
+	set_options(t, req);
+	if (curl_multi_add_handle(d->multi, t->easy) != CURLM_OK) {
+		transfer_free(t);
+		return -1;
+	}
+	t->next = d->transfers;
+	if (t->next)
+		t->next->prev = t;
+	d->transfers = t;
+	d->running++;
+	return 0;
+}
+
+void
+deliver_wait(struct deliverer *d, int fd, long timeout_ms)
+{
+	struct curl_waitfd extra;
+	int still;
+
+	curl_multi_perform(d->multi, &still);
+	extra.fd = fd;
+	extra.events = CURL_WAIT_POLLIN;
+	extra.revents = 0;
+	curl_multi_poll(d->multi, fd >= 0 ? &extra : NULL, fd >= 0 ? 1 : 0,
+	    (int)timeout_ms, NULL);
+	curl_multi_perform(d->multi, &still);
+}
+
+int
+deliver_done(struct deliverer *d, struct outcome *out)
+{
+	struct transfer *t;
+	CURLMsg *msg;
+	curl_off_t us = 0;
+	long code = 0;
+	int left;
+
+	while ((msg = curl_multi_info_read(d->multi, &left)) != NULL) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
+		    (char **)&t);
+		curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
+		curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME_T, &us);
+		memset(out, 0, sizeof(*out));
+		out->cookie = t->cookie;
+		out->http_status = (int)code;
+		out->latency_ms = (int64_t)us / 1000;
+		out->curl_failed = msg->data.result != CURLE_OK;
+		if (out->curl_failed)
+			snprintf(out->error, sizeof(out->error), "%s",
+			    t->error[0] ? t->error :
+			    curl_easy_strerror(msg->data.result));
+		snprintf(out->snippet, sizeof(out->snippet), "%s", t->snippet);
+		unlink_transfer(d, t);
+		transfer_free(t);
+		return 1;
+	}
+	return 0;
+}
+
+int
+deliver_running(struct deliverer *d)
+{
+	return d->running;
+}

@@ -1,0 +1,93 @@
+/* firer: delivers affiliate and CRM postbacks.  See firer(8). */
+#ifndef POSTLINE_FIRER_H
+#define POSTLINE_FIRER_H
+
+#include <stdint.h>
+
+#include "conf.h"
+#include "daemon.h"
+#include "record.h"
+#include "store.h"
+
+enum {
+	DB_SENDERS,		/* sender id -> highest seq applied */
+	DB_DELIVERIES,		/* postback id -> delivery */
+	DB_SCHEDULE,		/* due_ms (be64) | postback id -> empty */
+	DB_LOG,			/* see logdb.h */
+	DB_LOG_TX,
+	DB_META,
+	DB_COUNT
+};
+
+#define SCHED_KEY_LEN	(8 + RECORD_ID_MAX)
+
+/* A postback to deliver: one rule applied to one event. */
+struct delivery {
+	char		 postback_id[RECORD_ID_MAX + 1];
+	char		*rule;
+	uint32_t	 attempt;	/* the next attempt, from 1 */
+	int64_t		 due_ms;
+	struct event	 event;
+};
+
+void	delivery_init(struct delivery *);
+void	delivery_free(struct delivery *);
+
+/* A request ready to send. */
+struct request {
+	char		*url;
+	int		 post;
+	char		**headers;	/* "Name: value" */
+	size_t		 nheaders;
+	struct buf	 body;
+	int64_t		 timeout_ms;
+	char		*host;		/* for the per-host limit */
+};
+
+void	request_free(struct request *);
+
+/* rules.c */
+int	rule_matches(const struct rule *, const struct event *);
+void	rule_build(const struct rule *, const struct delivery *,
+	    struct request *);
+/* The delay before attempt n (from 1), or -1 when there is none. */
+int64_t	rule_retry_delay(const struct rule *, uint32_t attempt);
+
+/* sched.c: the firer's LMDB (deliveries, schedule, attempt log). */
+struct sched;
+struct sched	*sched_open(struct daemon *);
+void		 sched_close(struct sched *);
+struct store	*sched_store(struct sched *);
+/* In the caller's write transaction: a new delivery of ev by rule. */
+int		 sched_add(struct sched *, struct store_txn *,
+		    const struct rule *, const struct event *);
+/* Due deliveries (due_ms <= now), oldest first, at most max. */
+int		 sched_due(struct sched *, int64_t now, struct delivery *,
+		    int max, int (*skip)(void *, const char *), void *);
+/* One attempt ended: log it, then drop or reschedule the delivery. */
+int		 sched_finish(struct sched *, const struct delivery *,
+		    struct attempt *, int64_t next_due_ms);
+
+/* deliver.c: the only caller of libcurl. */
+struct deliverer;
+
+struct outcome {
+	void		*cookie;
+	int		 http_status;	/* 0: no response */
+	int		 curl_failed;	/* network error or timeout */
+	char		 error[256];
+	char		 snippet[256];	/* first bytes of the response */
+	int64_t		 latency_ms;
+};
+
+struct deliverer *deliver_new(void);
+void		 deliver_free(struct deliverer *);
+int		 deliver_start(struct deliverer *, const struct request *,
+		    void *cookie);
+/* Run transfers; wait up to timeout_ms for them or for fd. */
+void		 deliver_wait(struct deliverer *, int fd, long timeout_ms);
+/* 1 and an outcome when a transfer ended, else 0. */
+int		 deliver_done(struct deliverer *, struct outcome *);
+int		 deliver_running(struct deliverer *);
+
+#endif

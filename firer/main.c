@@ -1,0 +1,284 @@
+/*
+ * firer: turns events into postbacks by the rules of the config,
+ * schedules them in LMDB, sends them with libcurl and logs every
+ * attempt.  See firer(8).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bus.h"
+#include "daemon.h"
+#include "firer.h"
+#include "handoff.h"
+#include "log.h"
+
+#define FIRER_POLL_MS		100
+#define FIRER_MAX_FLIGHTS	256
+#define FIRER_DRAIN_MS		5000
+
+static const char usage[] = "[-dnv] [-f file] [-s instance]";
+
+/* A delivery whose request is on the wire. */
+struct flight {
+	struct delivery	 d;
+	struct request	 req;
+	int64_t		 started_ms;
+	struct flight	*next;
+};
+
+struct firer {
+	struct daemon		*daemon;
+	struct sched		*sched;
+	struct deliverer	*deliverer;
+	struct flight		*flights;
+	int			 nflights;
+};
+
+static void
+event_init_any(void *p)
+{
+	event_init(p);
+}
+
+static void
+event_release(void *p)
+{
+	event_free(p);
+}
+
+static int
+event_decode(struct wire_reader *r, void *p)
+{
+	return record_get_event(r, p);
+}
+
+/* An event from a matcher: one delivery per matching rule. */
+static int
+event_apply(void *arg, struct store_txn *txn, void *p, struct verdict *v,
+    int *durable)
+{
+	struct firer *f = arg;
+	const struct conf *conf = f->daemon->conf;
+	const struct event *ev = p;
+	size_t i;
+
+	(void)v;
+	*durable = 1;
+	for (i = 0; i < conf->nrules; i++)
+		if (rule_matches(&conf->rules[i], ev) &&
+		    sched_add(f->sched, txn, &conf->rules[i], ev) != STORE_OK)
+			return -1;
+	return 0;
+}
+
+static const struct inbox_ops event_ops = {
+	MSG_EVENTS, sizeof(struct event), event_init_any, event_release,
+	event_decode, event_apply
+};
+
+static int
+in_flight(void *arg, const char *postback_id)
+{
+	struct firer *f = arg;
+	struct flight *fl;
+
+	for (fl = f->flights; fl; fl = fl->next)
+		if (strcmp(fl->d.postback_id, postback_id) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+host_busy(struct firer *f, const char *host)
+{
+	struct flight *fl;
+	uint32_t n = 0;
+
+	for (fl = f->flights; fl; fl = fl->next)
+		if (strcmp(fl->req.host, host) == 0)
+			n++;
+	return n >= f->daemon->conf->max_per_host;
+}
+
+static void
+fill_attempt(struct attempt *a, struct flight *fl)
+{
+	const struct attrs *ev = &fl->d.event.attrs;
+
+	attempt_init(a);
+	a->time_ms = fl->started_ms;
+	memcpy(a->postback_id, fl->d.postback_id, sizeof(a->postback_id));
+	a->attempt = fl->d.attempt;
+	a->type = fl->d.event.type;
+	a->rule = fl->d.rule;
+	a->offer_id = (char *)(uintptr_t)attrs_get(ev, "offer_id");
+	a->publisher = (char *)(uintptr_t)attrs_get(ev, "publisher");
+	a->txid = fl->d.event.txid;
+	a->url = fl->req.url;
+}
+
+static int
+retryable(const struct outcome *o)
+{
+	return o->curl_failed || o->http_status == 408 ||
+	    o->http_status == 429 || o->http_status >= 500;
+}
+
+/* Decide what an attempt's outcome means, log it, reschedule or end. */
+static void
+finish(struct firer *f, struct flight *fl, const struct outcome *o)
+{
+	const struct rule *r = conf_rule(f->daemon->conf, fl->d.rule);
+	int64_t next = -1, delay;
+	struct attempt a;
+
+	fill_attempt(&a, fl);
+	a.http_status = (uint16_t)o->http_status;
+	a.latency_ms = (uint32_t)o->latency_ms;
+	a.error = (char *)(uintptr_t)(o->curl_failed ? o->error : o->snippet);
+	if (o->http_status >= 200 && o->http_status < 300 && !o->curl_failed)
+		a.result = ATTEMPT_OK;
+	else if (retryable(o) && r != NULL &&
+	    (delay = rule_retry_delay(r, fl->d.attempt + 1)) >= 0) {
+		a.result = ATTEMPT_RETRY;
+		next = now_ms() + delay;
+	} else
+		a.result = ATTEMPT_FAILED;
+	if (sched_finish(f->sched, &fl->d, &a, next) != STORE_OK)
+		log_error("event=attempt_log result=failed postback_id=%s",
+		    fl->d.postback_id);
+	log_info("event=attempt postback_id=%s attempt=%u result=%s "
+	    "http_status=%d transaction_id=%s rule=%s", fl->d.postback_id,
+	    fl->d.attempt, attempt_result_name(a.result), o->http_status,
+	    fl->d.event.txid, fl->d.rule);
+}
+
+static void
+land(struct firer *f)
+{
+	struct flight **pp, *fl;
+	struct outcome o;
+
+	while (deliver_done(f->deliverer, &o)) {
+		for (pp = &f->flights; (fl = *pp) != NULL; pp = &fl->next)
+			if (fl == o.cookie)
+				break;
+		if (fl == NULL)
+			continue;
+		*pp = fl->next;
+		f->nflights--;
+		finish(f, fl, &o);
+		request_free(&fl->req);
+		delivery_free(&fl->d);
+		free(fl);
+	}
+}
+
+/* A delivery whose rule has gone (removed on reload) fails at once. */
+static void
+fail_orphan(struct firer *f, struct flight *fl)
+{
+	struct outcome o;
+
+	memset(&o, 0, sizeof(o));
+	snprintf(o.snippet, sizeof(o.snippet), "rule removed from config");
+	fl->req.url = xstrdup("");
+	fl->req.host = xstrdup("");
+	finish(f, fl, &o);
+}
+
+static void
+take_off(struct firer *f)
+{
+	struct delivery due[64];
+	struct flight *fl;
+	const struct rule *r;
+	int n, i;
+
+	if (f->nflights >= FIRER_MAX_FLIGHTS)
+		return;
+	n = sched_due(f->sched, now_ms(), due, (int)nitems(due), in_flight, f);
+	for (i = 0; i < n; i++) {
+		fl = xcalloc(1, sizeof(*fl));
+		fl->d = due[i];
+		fl->started_ms = now_ms();
+		if ((r = conf_rule(f->daemon->conf, fl->d.rule)) == NULL) {
+			fail_orphan(f, fl);
+		} else {
+			rule_build(r, &fl->d, &fl->req);
+			if (!host_busy(f, fl->req.host) &&
+			    f->nflights < FIRER_MAX_FLIGHTS &&
+			    deliver_start(f->deliverer, &fl->req, fl) == 0) {
+				fl->next = f->flights;
+				f->flights = fl;
+				f->nflights++;
+				continue;
+			}
+		}
+		request_free(&fl->req);
+		delivery_free(&fl->d);
+		free(fl);
+	}
+}
+
+static void
+run(struct firer *f, struct bus_sock *router)
+{
+	int fd = bus_fd(router);
+	int64_t deadline;
+
+	while (!daemon_stopping) {
+		if (daemon_reloading) {
+			daemon_reloading = 0;
+			daemon_reload(f->daemon);
+		}
+		deliver_wait(f->deliverer, fd, bus_has_input(router) ? 0 :
+		    FIRER_POLL_MS);
+		inbox_serve(sched_store(f->sched), DB_SENDERS, router,
+		    f->daemon->sender_id, &event_ops, f, NULL);
+		land(f);
+		take_off(f);
+	}
+	/* Drain: let requests on the wire finish; the rest stay scheduled. */
+	deadline = mono_ms() + FIRER_DRAIN_MS;
+	while (f->nflights > 0 && mono_ms() < deadline) {
+		deliver_wait(f->deliverer, -1, 50);
+		land(f);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct daemon d = { .name = "firer", .service = SERVICE_FIRER };
+	struct firer f = { .daemon = &d };
+	struct bus_sock *router;
+	struct bus *bus;
+
+	daemon_start(&d, argc, argv, NULL, NULL, usage);
+	if ((size_t)d.instance >= d.conf->firer_endpoints.n)
+		fatal("event=start error=\"no firer endpoint for instance %d\"",
+		    d.instance);
+	if ((f.sched = sched_open(&d)) == NULL)
+		fatal("event=start error=\"cannot open the store\"");
+	d.sender_id = handoff_sender_id(sched_store(f.sched), DB_META, d.name,
+	    d.instance);
+	f.deliverer = deliver_new();
+	bus = bus_new();
+	if ((router = bus_bind(bus, d.conf->firer_endpoints.v[d.instance])) ==
+	    NULL)
+		fatal("event=start error=\"cannot bind %s\"",
+		    d.conf->firer_endpoints.v[d.instance]);
+	log_info("event=ready sender=%s endpoint=%s rules=%zu", d.sender_id,
+	    d.conf->firer_endpoints.v[d.instance], d.conf->nrules);
+	run(&f, router);
+	log_info("event=stopped in_flight=%d", f.nflights);
+	deliver_free(f.deliverer);
+	bus_close(router);
+	bus_free(bus);
+	sched_close(f.sched);
+	free(d.sender_id);
+	conf_free(d.conf);
+	return 0;
+}

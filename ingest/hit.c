@@ -1,0 +1,401 @@
+/*
+ * From the parameters of one request to a hit record: validation, tokens,
+ * aliases, the transaction id of a click and its redirect.  No HTTP
+ * library here: http.c hands over decoded parameters.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ingest.h"
+#include "log.h"
+#include "tmpl.h"
+#include "txid.h"
+
+static const char *const click_params[] = {
+	"offer_id", "publisher", "sub_id", "sub_id_2", "sub_id_3",
+	"sub_id_4", "sub_id_5", "external_transaction_id", "source", NULL
+};
+
+static const char *const postback_params[] = {
+	"secure", "transaction_id", "event", "status", "reason", "order_id",
+	"revenue", "payout", "currency", "purchase_value", "adv_sub_id",
+	"adv_sub_id_2", "adv_sub_id_3", "adv_sub_id_4",
+	"external_transaction_id", "user_email", "device_id",
+	"conversion_ip", "user_agent", NULL
+};
+
+static const char *const amount_params[] = {
+	"revenue", "payout", "purchase_value", NULL
+};
+
+static const struct {
+	const char	*path;
+	enum endpoint	 endpoint;
+	int		 post;
+} endpoints[] = {
+	{ "/click", EP_CLICK, 0 },
+	{ "/impression", EP_IMPRESSION, 0 },
+	{ "/postback", EP_POSTBACK, 1 },
+	{ "/pixel", EP_PIXEL, 0 },
+	{ "/clickless", EP_CLICKLESS, 1 },
+	{ "/reject", EP_REJECT, 1 },
+	{ "/healthz", EP_HEALTHZ, 0 },
+};
+
+enum endpoint
+endpoint_of(const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < nitems(endpoints); i++)
+		if (strcmp(path, endpoints[i].path) == 0)
+			return endpoints[i].endpoint;
+	return EP_NONE;
+}
+
+int
+endpoint_allows_post(enum endpoint ep)
+{
+	size_t i;
+
+	for (i = 0; i < nitems(endpoints); i++)
+		if (endpoints[i].endpoint == ep)
+			return endpoints[i].post;
+	return 0;
+}
+
+void
+answer_set(struct answer *a, int status, const char *fmt, ...)
+{
+	struct buf b;
+	va_list ap;
+
+	buf_init(&b);
+	va_start(ap, fmt);
+	buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	free(a->body);
+	a->status = status;
+	a->body = buf_release(&b);
+}
+
+void
+answer_free(struct answer *a)
+{
+	free(a->body);
+	free(a->location);
+	a->body = a->location = NULL;
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Percent-decode s[0..n) ('+' is a space); -1 on a bad escape or NUL. */
+static int
+url_decode(const char *s, size_t n, struct buf *out)
+{
+	size_t i;
+	int hi, lo;
+
+	buf_reset(out);
+	buf_reserve(out, n);
+	for (i = 0; i < n; i++) {
+		if (s[i] == '+') {
+			buf_addc(out, ' ');
+		} else if (s[i] == '%') {
+			if (i + 2 >= n)
+				return -1;
+			if ((hi = hexval(s[i + 1])) < 0 ||
+			    (lo = hexval(s[i + 2])) < 0 || (hi | lo) == 0)
+				return -1;
+			buf_addc(out, (char)(hi << 4 | lo));
+			i += 2;
+		} else {
+			buf_addc(out, s[i]);
+		}
+	}
+	return 0;
+}
+
+int
+form_decode(const char *body, size_t len, struct attrs *params)
+{
+	struct buf name, value;
+	const char *p = body, *end = body + len, *amp, *eq;
+	int rc = 0;
+
+	buf_init(&name);
+	buf_init(&value);
+	while (p < end && rc == 0) {
+		if ((amp = memchr(p, '&', (size_t)(end - p))) == NULL)
+			amp = end;
+		if ((eq = memchr(p, '=', (size_t)(amp - p))) == NULL)
+			eq = amp;
+		if (amp > p) {
+			if (url_decode(p, (size_t)(eq - p), &name) == -1 ||
+			    url_decode(eq + (eq < amp), (size_t)(amp - eq -
+			    (eq < amp)), &value) == -1)
+				rc = -1;
+			else if (name.len > 0 &&
+			    attrs_get(params, name.data) == NULL)
+				attrs_set(params, name.data,
+				    value.data ? value.data : "");
+		}
+		p = amp + 1;
+	}
+	buf_free(&name);
+	buf_free(&value);
+	return rc;
+}
+
+static int
+in_list(const char *const *list, const char *name)
+{
+	for (; *list; list++)
+		if (strcmp(*list, name) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Copy the request's parameters into the hit under our names: an alias
+ * renames an advertiser's name, unknown names become param.NAME.
+ */
+static int
+copy_params(const struct conf *conf, const char *offer_id,
+    const struct attrs *params, const char *const *ours, struct hit *hit,
+    struct answer *ans)
+{
+	const char *name, *alias;
+	size_t i;
+
+	for (i = 0; i < params->n; i++) {
+		name = params->v[i].name;
+		if ((alias = conf_alias(conf, offer_id, name)) != NULL)
+			name = alias;
+		if (strlen(params->v[i].value) > INGEST_VALUE_MAX) {
+			answer_set(ans, 400, "error=value_too_long name=%s",
+			    in_list(ours, name) ? name : "param");
+			return -1;
+		}
+		if (strcmp(name, "secure") == 0)
+			continue;	/* a secret: never stored */
+		if (in_list(ours, name)) {
+			attrs_set(&hit->attrs, name, params->v[i].value);
+		} else if (strlen(name) <= 128) {
+			char *key = xasprintf("param.%s", name);
+
+			attrs_set(&hit->attrs, key, params->v[i].value);
+			free(key);
+		}
+	}
+	return 0;
+}
+
+/* A parameter by our name, looking through the aliases too. */
+static const char *
+param(const struct conf *conf, const char *offer_id,
+    const struct attrs *params, const char *ours)
+{
+	const char *alias;
+	size_t i;
+
+	for (i = 0; i < params->n; i++) {
+		alias = conf_alias(conf, offer_id, params->v[i].name);
+		if (strcmp(alias ? alias : params->v[i].name, ours) == 0)
+			return params->v[i].value;
+	}
+	return NULL;
+}
+
+static int
+require(const char *value, const char *name, struct answer *ans)
+{
+	if (value != NULL && *value != '\0')
+		return 0;
+	answer_set(ans, 400, "error=missing_parameter name=%s", name);
+	return -1;
+}
+
+static const char *
+lookup_hit(void *arg, const char *name)
+{
+	const struct hit *hit = arg;
+
+	if (strcmp(name, "transaction_id") == 0)
+		return hit->txid;
+	return attrs_get(&hit->attrs, name);
+}
+
+static void
+set_time_attr(struct hit *hit, const char *name)
+{
+	char secs[32];
+
+	snprintf(secs, sizeof(secs), "%lld", (long long)(hit->time_ms / 1000));
+	attrs_set(&hit->attrs, name, secs);
+}
+
+static int
+handle_click(struct ingest *in, const struct request_info *ri,
+    struct hit *hit, struct answer *ans)
+{
+	const struct conf *conf = in->daemon->conf;
+	const char *offer_id = param(conf, NULL, ri->params, "offer_id");
+	const struct offer *offer;
+	struct buf url;
+	unsigned shard;
+
+	if (require(offer_id, "offer_id", ans) == -1 ||
+	    require(param(conf, offer_id, ri->params, "publisher"),
+	    "publisher", ans) == -1)
+		return -1;
+	if ((offer = conf_offer(conf, offer_id)) == NULL) {
+		answer_set(ans, 404, "error=unknown_offer");
+		return -1;
+	}
+	if (copy_params(conf, offer_id, ri->params, click_params, hit,
+	    ans) == -1)
+		return -1;
+	hit->kind = HIT_CLICK;
+	shard = __atomic_fetch_add(&in->next_shard, 1, __ATOMIC_RELAXED) %
+	    (unsigned)conf->matcher_endpoints.n;
+	txid_generate(hit->txid, shard, hit->time_ms);
+	attrs_set(&hit->attrs, "click_ip", ri->client_ip);
+	attrs_set(&hit->attrs, "click_user_agent",
+	    ri->user_agent ? ri->user_agent : "");
+	set_time_attr(hit, "click_time");
+	buf_init(&url);
+	tmpl_expand(offer->url, lookup_hit, hit, &url);
+	ans->location = buf_release(&url);
+	answer_set(ans, 302, "transaction_id=%s", hit->txid);
+	return 0;
+}
+
+/* The global token or an offer's; sets _token on the hit. */
+static int
+check_token(const struct conf *conf, const char *secure, struct hit *hit,
+    const char **offer_id, struct answer *ans)
+{
+	size_t i;
+
+	*offer_id = NULL;
+	if (require(secure, "secure", ans) == -1)
+		return -1;
+	if (conf->global_token && secret_equal(secure, conf->global_token)) {
+		attrs_set(&hit->attrs, "_token", "*");
+		return 0;
+	}
+	for (i = 0; i < conf->noffers; i++) {
+		const struct offer *o = &conf->offers[i];
+
+		if (o->token && secret_equal(secure, o->token)) {
+			attrs_set(&hit->attrs, "_token", o->id);
+			*offer_id = o->id;
+			return 0;
+		}
+	}
+	answer_set(ans, 403, "error=bad_token");
+	return -1;
+}
+
+static int
+check_conversion_values(const struct hit *hit, struct answer *ans)
+{
+	const char *v;
+	size_t i;
+
+	for (i = 0; amount_params[i]; i++) {
+		v = attrs_get(&hit->attrs, amount_params[i]);
+		if (v && *v && !valid_amount(v)) {
+			answer_set(ans, 400, "error=bad_amount name=%s",
+			    amount_params[i]);
+			return -1;
+		}
+	}
+	v = attrs_get(&hit->attrs, "status");
+	if (v && *v && status_parse(v) == 0) {
+		answer_set(ans, 400, "error=bad_status");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+handle_postback(struct ingest *in, const struct request_info *ri,
+    struct hit *hit, struct answer *ans)
+{
+	const struct conf *conf = in->daemon->conf;
+	const char *offer_id, *txid;
+
+	if (check_token(conf, param(conf, NULL, ri->params, "secure"), hit,
+	    &offer_id, ans) == -1)
+		return -1;
+	txid = param(conf, offer_id, ri->params, "transaction_id");
+	if (require(txid, "transaction_id", ans) == -1)
+		return -1;
+	if (txid_parse(txid, hit->txid) == -1) {
+		answer_set(ans, 400, "error=bad_transaction_id");
+		return -1;
+	}
+	if (copy_params(conf, offer_id, ri->params, postback_params, hit,
+	    ans) == -1 || check_conversion_values(hit, ans) == -1)
+		return -1;
+	hit->kind = HIT_POSTBACK;
+	if (attrs_get(&hit->attrs, "conversion_ip") == NULL)
+		attrs_set(&hit->attrs, "conversion_ip", ri->client_ip);
+	if (attrs_get(&hit->attrs, "user_agent") == NULL)
+		attrs_set(&hit->attrs, "user_agent",
+		    ri->user_agent ? ri->user_agent : "");
+	set_time_attr(hit, "conversion_time");
+	answer_set(ans, 202, "result=accepted transaction_id=%s", hit->txid);
+	return 0;
+}
+
+int
+hit_handle(struct ingest *in, const struct request_info *ri, struct job *job,
+    struct answer *ans)
+{
+	struct hit hit;
+	int rc = -1;
+
+	hit_init(&hit);
+	hit.time_ms = now_ms();
+	switch (ri->endpoint) {
+	case EP_CLICK:
+		rc = handle_click(in, ri, &hit, ans);
+		break;
+	case EP_POSTBACK:
+		rc = handle_postback(in, ri, &hit, ans);
+		break;
+	case EP_HEALTHZ:
+		if (spool_healthy(in->spool))
+			answer_set(ans, 200, "ok");
+		else
+			answer_set(ans, 503, "error=unavailable");
+		break;
+	default:
+		answer_set(ans, 501, "error=not_implemented");
+		break;
+	}
+	if (rc == 0) {
+		record_put_hit(&job->record, &hit);
+		job->shard = txid_shard(hit.txid) %
+		    (unsigned)in->daemon->conf->matcher_endpoints.n;
+		job->conversion = hit_kind_is_conversion(hit.kind);
+		memcpy(job->txid, hit.txid, sizeof(job->txid));
+	}
+	hit_free(&hit);
+	return rc == 0;
+}

@@ -1,0 +1,407 @@
+/*
+ * The only caller of libmicrohttpd.  An epoll thread pool serves the
+ * connections; a request whose hit must be stored is suspended, handed
+ * to the spool thread, and resumed once the hit is committed (and, for
+ * a conversion, once its verdict is known or the wait is over).  The
+ * response is always queued from the access handler on a later call
+ * than the first, which keeps keep-alive connections open
+ * (PERFORMANCE-NOTES).
+ */
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ingest.h"
+#include "log.h"
+
+#define HTTP_MAX_DAEMONS	16
+#define HTTP_POOL_THREADS	2
+#define HTTP_CONN_LIMIT		20000
+#define HTTP_CONN_TIMEOUT_S	30
+#define HTTP_CONN_MEMORY	(32 * 1024)
+
+enum request_state {
+	RQ_NEW,		/* headers seen, body may follow */
+	RQ_WAIT,	/* suspended, in the spool's hands */
+	RQ_READY,	/* the answer is ready to be queued */
+};
+
+struct request {
+	struct http		*http;
+	struct MHD_Connection	*conn;
+	enum request_state	 state;
+	enum endpoint		 endpoint;
+	int			 early_status;	/* 405, 413, 415 */
+	int			 post;
+	struct buf		 body;
+	struct answer		 ans;
+};
+
+struct http {
+	struct ingest		*ingest;
+	struct MHD_Daemon	*daemons[HTTP_MAX_DAEMONS];
+	int			 ndaemons;
+	int			 active;	/* requests not yet completed */
+};
+
+static struct MHD_Response *
+make_response(const struct answer *ans)
+{
+	struct MHD_Response *resp;
+	char *text = xasprintf("%s\n", ans->body ? ans->body : "");
+
+	resp = MHD_create_response_from_buffer(strlen(text), text,
+	    MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL) {
+		free(text);
+		return NULL;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    "text/plain; charset=utf-8");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+	    "no-store");
+	if (ans->location)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION,
+		    ans->location);
+	return resp;
+}
+
+static enum MHD_Result
+respond(struct MHD_Connection *conn, const struct answer *ans)
+{
+	struct MHD_Response *resp = make_response(ans);
+	enum MHD_Result rc;
+
+	if (resp == NULL)
+		return MHD_NO;
+	rc = MHD_queue_response(conn, (unsigned)ans->status, resp);
+	MHD_destroy_response(resp);
+	return rc;
+}
+
+struct param_ctx {
+	struct attrs	*params;
+	int		 bad;
+};
+
+static enum MHD_Result
+collect_param(void *cls, enum MHD_ValueKind kind, const char *key,
+    size_t key_size, const char *value, size_t value_size)
+{
+	struct param_ctx *pc = cls;
+
+	(void)kind;
+	if (key == NULL || strlen(key) != key_size ||
+	    (value && strlen(value) != value_size)) {
+		pc->bad = 1;	/* a NUL byte inside: refuse the request */
+		return MHD_NO;
+	}
+	if (key_size > 0 && attrs_get(pc->params, key) == NULL)
+		attrs_set(pc->params, key, value ? value : "");
+	return MHD_YES;
+}
+
+static void
+client_ip(struct MHD_Connection *conn, char *ip, size_t size)
+{
+	const union MHD_ConnectionInfo *ci;
+	const struct sockaddr *sa;
+
+	snprintf(ip, size, "unknown");
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci == NULL || (sa = ci->client_addr) == NULL)
+		return;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)
+		    (const void *)sa)->sin_addr, ip, (socklen_t)size);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)
+		    (const void *)sa)->sin6_addr, ip, (socklen_t)size);
+}
+
+/* Query parameters and a form body into params; -1 if malformed. */
+static int
+read_params(struct request *req, struct attrs *params)
+{
+	struct param_ctx pc = { params, 0 };
+	const char *type;
+
+	MHD_get_connection_values_n(req->conn, MHD_GET_ARGUMENT_KIND,
+	    collect_param, &pc);
+	if (pc.bad)
+		return -1;
+	if (!req->post)
+		return 0;
+	type = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_TYPE);
+	if (type == NULL || strncasecmp(type,
+	    "application/x-www-form-urlencoded", 33) != 0) {
+		req->early_status = 415;
+		return 0;
+	}
+	return form_decode(req->body.data ? req->body.data : "",
+	    req->body.len, params);
+}
+
+static enum MHD_Result
+process(struct request *req)
+{
+	struct ingest *in = req->http->ingest;
+	struct request_info ri;
+	struct attrs params;
+	struct job *job;
+	char ip[INET6_ADDRSTRLEN];
+	int store;
+
+	attrs_init(&params);
+	if (read_params(req, &params) == -1)
+		answer_set(&req->ans, 400, "error=malformed_request");
+	if (req->early_status == 415)
+		answer_set(&req->ans, 415, "error=unsupported_media_type");
+	if (req->ans.body) {
+		attrs_free(&params);
+		return respond(req->conn, &req->ans);
+	}
+	client_ip(req->conn, ip, sizeof(ip));
+	ri.endpoint = req->endpoint;
+	ri.params = &params;
+	ri.client_ip = ip;
+	ri.user_agent = MHD_lookup_connection_value(req->conn,
+	    MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT);
+	job = xcalloc(1, sizeof(*job));
+	buf_init(&job->record);
+	pthread_rwlock_rdlock(&in->conf_lock);
+	store = hit_handle(in, &ri, job, &req->ans);
+	pthread_rwlock_unlock(&in->conf_lock);
+	attrs_free(&params);
+	if (!store) {
+		job_free(job);
+		return respond(req->conn, &req->ans);
+	}
+	/* Suspend first: the spool may resume it as soon as it has it. */
+	req->state = RQ_WAIT;
+	job->req = req;
+	MHD_suspend_connection(req->conn);
+	spool_submit(in->spool, job);
+	return MHD_YES;
+}
+
+/* The first call: only look at the request line and headers. */
+static void
+begin_request(struct request *req, const char *url, const char *method)
+{
+	const char *len;
+
+	req->endpoint = endpoint_of(url);
+	if (strcmp(method, "POST") == 0) {
+		req->post = 1;
+		if (!endpoint_allows_post(req->endpoint))
+			req->early_status = 405;
+		len = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+		    MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (len && strtoull(len, NULL, 10) > INGEST_BODY_MAX)
+			req->early_status = 413;
+	} else if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+		req->early_status = 405;
+	}
+	if (req->endpoint == EP_NONE)
+		req->early_status = 404;
+}
+
+static enum MHD_Result
+early_answer(struct request *req)
+{
+	switch (req->early_status) {
+	case 404:
+		answer_set(&req->ans, 404, "error=not_found");
+		break;
+	case 405:
+		answer_set(&req->ans, 405, "error=method_not_allowed");
+		break;
+	default:
+		answer_set(&req->ans, 413, "error=request_too_large");
+		break;
+	}
+	return respond(req->conn, &req->ans);
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **con_cls)
+{
+	struct request *req = *con_cls;
+
+	(void)version;
+	if (req == NULL) {
+		req = xcalloc(1, sizeof(*req));
+		req->http = cls;
+		req->conn = conn;
+		buf_init(&req->body);
+		__atomic_fetch_add(&req->http->active, 1, __ATOMIC_RELAXED);
+		*con_cls = req;
+		begin_request(req, url, method);
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		if (req->body.len + *upload_data_size > INGEST_BODY_MAX)
+			req->early_status = 413;
+		else if (req->early_status == 0)
+			buf_add(&req->body, upload_data, *upload_data_size);
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (req->state == RQ_READY)
+		return respond(conn, &req->ans);
+	if (req->state == RQ_WAIT)
+		return MHD_YES;
+	if (req->early_status && req->early_status != 415)
+		return early_answer(req);
+	return process(req);
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+    enum MHD_RequestTerminationCode code)
+{
+	struct request *req = *con_cls;
+
+	(void)cls;
+	(void)conn;
+	(void)code;
+	if (req == NULL)
+		return;
+	__atomic_fetch_sub(&req->http->active, 1, __ATOMIC_RELAXED);
+	buf_free(&req->body);
+	answer_free(&req->ans);
+	free(req);
+	*con_cls = NULL;
+}
+
+void
+http_stored(struct request *req)
+{
+	req->state = RQ_READY;
+	MHD_resume_connection(req->conn);
+}
+
+void
+http_answer(struct request *req, int status, const char *body)
+{
+	answer_set(&req->ans, status, "%s", body);
+	free(req->ans.location);
+	req->ans.location = NULL;
+	http_stored(req);
+}
+
+static int
+parse_listen(const char *addr, struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct addrinfo hints, *res;
+	char host[256];
+	const char *colon = strrchr(addr, ':');
+	size_t n;
+
+	if (colon == NULL || (n = (size_t)(colon - addr)) >= sizeof(host))
+		return -1;
+	memcpy(host, addr, n);
+	host[n] = '\0';
+	if (host[0] == '[' && n >= 2 && host[n - 1] == ']') {
+		memmove(host, host + 1, n - 2);
+		host[n - 2] = '\0';
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if (getaddrinfo(host, colon + 1, &hints, &res) != 0)
+		return -1;
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	*len = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+static struct MHD_Daemon *
+start_one(struct http *h, const char *addr)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD |
+	    MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+
+	if (parse_listen(addr, &ss, &sslen) == -1) {
+		log_error("event=listen address=%s error=\"bad address\"",
+		    addr);
+		return NULL;
+	}
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	return MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_POOL_THREADS,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONN_LIMIT,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONN_TIMEOUT_S,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
+	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+	    MHD_OPTION_END);
+}
+
+struct http *
+http_start(struct ingest *in)
+{
+	const struct strlist *listen = &in->daemon->conf->listen;
+	struct http *h = xcalloc(1, sizeof(*h));
+	size_t i;
+
+	h->ingest = in;
+	for (i = 0; i < listen->n && i < HTTP_MAX_DAEMONS; i++) {
+		h->daemons[i] = start_one(h, listen->v[i]);
+		if (h->daemons[i] == NULL) {
+			log_error("event=listen address=%s result=failed",
+			    listen->v[i]);
+			http_stop(h);
+			return NULL;
+		}
+		h->ndaemons++;
+		log_info("event=listen address=%s", listen->v[i]);
+	}
+	return h;
+}
+
+void
+http_quiesce(struct http *h)
+{
+	MHD_socket fd;
+	int i;
+
+	for (i = 0; i < h->ndaemons; i++) {
+		fd = MHD_quiesce_daemon(h->daemons[i]);
+		if (fd != MHD_INVALID_SOCKET)
+			close(fd);
+	}
+}
+
+void
+http_stop(struct http *h)
+{
+	int64_t deadline = mono_ms() + 2000;
+	int i;
+
+	if (h == NULL)
+		return;
+	/* Let answered requests reach their clients before closing. */
+	while (__atomic_load_n(&h->active, __ATOMIC_RELAXED) > 0 &&
+	    mono_ms() < deadline)
+		usleep(10000);
+	for (i = 0; i < h->ndaemons; i++)
+		MHD_stop_daemon(h->daemons[i]);
+	free(h);
+}

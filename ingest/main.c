@@ -1,0 +1,37 @@
+/*
+ * ingest: takes clicks and conversions over HTTP, stores them in its
+ * spool and hands them to the matcher shards.  See ingest(8).
+ */
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "daemon.h"
+#include "ingest.h"
+#include "log.h"
+
+static const char usage[] = "[-dnv] [-f file] [-s instance]";
+
+int
+main(int argc, char **argv)
+{
+	struct daemon d = { .name = "ingest", .service = SERVICE_INGEST };
+	struct ingest in = { .daemon = &d };
+	struct http *http;
+
+	daemon_start(&d, argc, argv, NULL, NULL, usage);
+	pthread_rwlock_init(&in.conf_lock, NULL);
+	if ((in.spool = spool_open(&d)) == NULL)
+		fatal("event=start error=\"cannot open the spool\"");
+	if ((http = http_start(&in)) == NULL)
+		fatal("event=start error=\"cannot listen\"");
+	log_info("event=ready sender=%s shards=%zu", d.sender_id,
+	    d.conf->matcher_endpoints.n);
+	spool_run(in.spool, &in, http);
+	http_stop(http);
+	spool_close(in.spool);
+	log_info("event=stopped");
+	free(d.sender_id);
+	conf_free(d.conf);
+	pthread_rwlock_destroy(&in.conf_lock);
+	return 0;
+}

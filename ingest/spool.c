@@ -1,0 +1,338 @@
+/*
+ * The spool thread: it alone writes ingest's LMDB and owns its ZeroMQ
+ * sockets.  HTTP threads queue jobs; the thread commits them in groups
+ * (synced when a conversion is among them), answers the requests, and
+ * hands the hits to the matcher shards through the outbox (handoff.c).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "bus.h"
+#include "handoff.h"
+#include "ingest.h"
+#include "log.h"
+#include "store.h"
+
+enum { DB_SPOOL, DB_META, DB_COUNT };
+
+static const char *const db_names[DB_COUNT] = { "spool", "meta" };
+
+#define SPOOL_POLL_MS	50
+#define SPOOL_BATCH_MAX	4096
+
+struct spool {
+	struct daemon	*daemon;
+	struct store	*store;
+	struct bus	*bus;
+	struct outbox	*outbox;
+	pthread_mutex_t	 lock;
+	struct job	*head;		/* submitted, not yet stored */
+	struct job	*tail;
+	int		 wake_fd;
+	struct job	*waiting;	/* stored conversions, oldest first */
+	struct job	*waiting_tail;
+	int		 healthy;
+	int		 full_logged;
+	int		 closed;	/* stopped: refuse new jobs */
+};
+
+void
+job_free(struct job *job)
+{
+	if (job == NULL)
+		return;
+	buf_free(&job->record);
+	free(job);
+}
+
+struct spool *
+spool_open(struct daemon *d)
+{
+	struct spool *sp = xcalloc(1, sizeof(*sp));
+	char *dir = daemon_state_dir(d);
+
+	sp->daemon = d;
+	pthread_mutex_init(&sp->lock, NULL);
+	sp->store = store_open(dir, d->conf->map_size[SERVICE_INGEST],
+	    db_names, DB_COUNT, 0);
+	free(dir);
+	if (sp->store == NULL)
+		goto fail;
+	d->sender_id = handoff_sender_id(sp->store, DB_META, d->name,
+	    d->instance);
+	sp->bus = bus_new();
+	sp->outbox = outbox_open(sp->store, DB_SPOOL, DB_META, sp->bus,
+	    &d->conf->matcher_endpoints, d->sender_id, MSG_HITS);
+	if (sp->outbox == NULL)
+		goto fail;
+	if ((sp->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
+		goto fail;
+	sp->healthy = 1;
+	return sp;
+fail:
+	spool_close(sp);
+	return NULL;
+}
+
+void
+spool_close(struct spool *sp)
+{
+	if (sp == NULL)
+		return;
+	outbox_close(sp->outbox);
+	bus_free(sp->bus);
+	store_close(sp->store);
+	if (sp->wake_fd > 0)
+		close(sp->wake_fd);
+	pthread_mutex_destroy(&sp->lock);
+	free(sp);
+}
+
+void
+spool_submit(struct spool *sp, struct job *job)
+{
+	uint64_t one = 1;
+
+	job->next = NULL;
+	pthread_mutex_lock(&sp->lock);
+	if (sp->closed) {
+		pthread_mutex_unlock(&sp->lock);
+		http_answer(job->req, 503, "error=shutting_down");
+		job_free(job);
+		return;
+	}
+	if (sp->tail)
+		sp->tail->next = job;
+	else
+		sp->head = job;
+	sp->tail = job;
+	pthread_mutex_unlock(&sp->lock);
+	if (write(sp->wake_fd, &one, sizeof(one)) == -1 && errno != EAGAIN)
+		log_warn("event=wake error=\"%s\"", strerror(errno));
+}
+
+int
+spool_healthy(struct spool *sp)
+{
+	return __atomic_load_n(&sp->healthy, __ATOMIC_RELAXED);
+}
+
+static struct job *
+take_jobs(struct spool *sp)
+{
+	struct job *jobs;
+	uint64_t n;
+
+	if (read(sp->wake_fd, &n, sizeof(n)) == -1 && errno != EAGAIN)
+		log_warn("event=wake error=\"%s\"", strerror(errno));
+	pthread_mutex_lock(&sp->lock);
+	jobs = sp->head;
+	sp->head = sp->tail = NULL;
+	pthread_mutex_unlock(&sp->lock);
+	return jobs;
+}
+
+static void
+fail_jobs(struct spool *sp, struct job *jobs, int rc)
+{
+	struct job *next;
+
+	__atomic_store_n(&sp->healthy, 0, __ATOMIC_RELAXED);
+	if (!sp->full_logged)
+		log_error("event=spool_refused reason=%s",
+		    rc == STORE_FULL ? "spool_full" : "storage_error");
+	sp->full_logged = 1;
+	for (; jobs; jobs = next) {
+		next = jobs->next;
+		http_answer(jobs->req, 503, rc == STORE_FULL ?
+		    "error=spool_full" : "error=storage_error");
+		job_free(jobs);
+	}
+}
+
+static void
+wait_for_verdict(struct spool *sp, struct job *job)
+{
+	job->deadline_ms = mono_ms() + INGEST_VERDICT_WAIT_MS;
+	job->next = NULL;
+	if (sp->waiting_tail)
+		sp->waiting_tail->next = job;
+	else
+		sp->waiting = job;
+	sp->waiting_tail = job;
+}
+
+/* After the commit: clicks are answered, conversions wait. */
+static void
+answer_stored(struct spool *sp, struct job *jobs)
+{
+	struct job *next;
+
+	for (; jobs; jobs = next) {
+		next = jobs->next;
+		if (jobs->conversion) {
+			wait_for_verdict(sp, jobs);
+			continue;
+		}
+		log_debug("event=%s transaction_id=%s", "click", jobs->txid);
+		http_stored(jobs->req);
+		job_free(jobs);
+	}
+}
+
+/* One group commit of every job queued so far. */
+static void
+store_jobs(struct spool *sp, struct job *jobs)
+{
+	unsigned ndest = outbox_ndest(sp->outbox);
+	struct store_txn *txn;
+	struct job *job;
+	int rc, durable = 0;
+
+	if ((rc = store_begin(sp->store, 1, &txn)) != STORE_OK) {
+		fail_jobs(sp, jobs, rc);
+		return;
+	}
+	for (job = jobs; job; job = job->next) {
+		job->shard %= ndest;
+		rc = outbox_add(sp->outbox, txn, job->shard, job->record.data,
+		    job->record.len, &job->seq);
+		if (rc != STORE_OK)
+			break;
+		durable |= job->conversion;
+	}
+	if (rc == STORE_OK)
+		rc = store_commit(txn, durable);
+	else
+		store_abort(txn);
+	if (rc != STORE_OK) {
+		outbox_aborted(sp->outbox);
+		fail_jobs(sp, jobs, rc);
+		return;
+	}
+	outbox_committed(sp->outbox);
+	if (sp->full_logged)
+		log_info("event=spool_accepting");
+	sp->full_logged = 0;
+	__atomic_store_n(&sp->healthy, 1, __ATOMIC_RELAXED);
+	answer_stored(sp, jobs);
+}
+
+static void
+answer_verdict(struct job *job, const struct verdict *v)
+{
+	char *line;
+
+	if (v->result == VERDICT_REJECTED)
+		line = xasprintf("result=rejected reason=%s transaction_id=%s",
+		    v->reason[0] ? v->reason : "rejected", job->txid);
+	else
+		line = xasprintf("result=%s transaction_id=%s",
+		    verdict_name(v->result), job->txid);
+	http_answer(job->req, 200, line);
+	free(line);
+}
+
+static void
+on_verdict(void *arg, unsigned dest, struct wire_reader *r)
+{
+	struct spool *sp = arg;
+	struct job **pp, *job, *prev = NULL;
+	struct verdict v;
+
+	if (record_get_verdict(r, &v) == -1)
+		return;
+	if (v.result == VERDICT_HELD || v.result == VERDICT_STORED)
+		return;		/* not final: the wait ends with 202 */
+	for (pp = &sp->waiting; (job = *pp) != NULL; pp = &job->next) {
+		if (job->shard == dest && job->seq == v.seq)
+			break;
+		prev = job;
+	}
+	if (job == NULL)
+		return;
+	*pp = job->next;
+	if (sp->waiting_tail == job)
+		sp->waiting_tail = prev;
+	answer_verdict(job, &v);
+	job_free(job);
+}
+
+/* Conversions whose verdict did not come in time: durable, so 202. */
+static void
+expire_waiting(struct spool *sp, int all)
+{
+	int64_t now = mono_ms();
+	struct job *job;
+	char *line;
+
+	while ((job = sp->waiting) != NULL &&
+	    (all || job->deadline_ms <= now)) {
+		sp->waiting = job->next;
+		if (sp->waiting == NULL)
+			sp->waiting_tail = NULL;
+		line = xasprintf("result=accepted transaction_id=%s",
+		    job->txid);
+		http_answer(job->req, 202, line);
+		free(line);
+		job_free(job);
+	}
+}
+
+static void
+reload(struct ingest *in)
+{
+	daemon_reloading = 0;
+	pthread_rwlock_wrlock(&in->conf_lock);
+	daemon_reload(in->daemon);
+	pthread_rwlock_unlock(&in->conf_lock);
+}
+
+static void
+wait_for_work(struct spool *sp)
+{
+	struct bus_sock *socks[BUS_POLL_MAX];
+	int readable[BUS_POLL_MAX];
+	int n = outbox_socks(sp->outbox, socks, BUS_POLL_MAX);
+
+	bus_poll(socks, n, sp->wake_fd, SPOOL_POLL_MS, readable);
+}
+
+void
+spool_run(struct spool *sp, struct ingest *in, struct http *http)
+{
+	struct job *jobs;
+	int quiesced = 0;
+
+	for (;;) {
+		if (daemon_stopping && !quiesced) {
+			log_info("event=stopping pending=%llu",
+			    (unsigned long long)outbox_pending(sp->outbox));
+			http_quiesce(http);
+			quiesced = 1;
+		}
+		if (daemon_reloading)
+			reload(in);
+		wait_for_work(sp);
+		if ((jobs = take_jobs(sp)) != NULL)
+			store_jobs(sp, jobs);
+		outbox_read_acks(sp->outbox, on_verdict, sp);
+		outbox_flush(sp->outbox);
+		expire_waiting(sp, 0);
+		if (quiesced && sp->head == NULL)
+			break;
+	}
+	/* Requests on open connections may still come: refuse them. */
+	pthread_mutex_lock(&sp->lock);
+	sp->closed = 1;
+	jobs = sp->head;
+	sp->head = sp->tail = NULL;
+	pthread_mutex_unlock(&sp->lock);
+	if (jobs)
+		store_jobs(sp, jobs);
+	expire_waiting(sp, 1);
+}

@@ -1,0 +1,345 @@
+/*
+ * Rows of logview(1): tab-separated values or JSON Lines.  Values come
+ * from outside (URLs built from advertiser data, response bodies), so
+ * every byte that could move a terminal's cursor or break a line is
+ * escaped, and the output is always valid UTF-8.
+ */
+#include <err.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "logview.h"
+
+static const char *const field_names[FIELD_END] = {
+	[FIELD_TIME] = "time",
+	[FIELD_POSTBACK_ID] = "postback_id",
+	[FIELD_ATTEMPT] = "attempt",
+	[FIELD_RESULT] = "result",
+	[FIELD_HTTP_STATUS] = "http_status",
+	[FIELD_LATENCY_MS] = "latency_ms",
+	[FIELD_RULE] = "rule",
+	[FIELD_TYPE] = "type",
+	[FIELD_OFFER_ID] = "offer_id",
+	[FIELD_PUBLISHER] = "publisher",
+	[FIELD_TRANSACTION_ID] = "transaction_id",
+	[FIELD_URL] = "url",
+	[FIELD_ERROR] = "error",
+};
+
+void
+output_init(struct output *o, int json)
+{
+	int i;
+
+	o->json = json;
+	for (i = 0; i < FIELD_END; i++)
+		o->fields[i] = i;
+	o->nfields = FIELD_END;
+	buf_init(&o->line);
+}
+
+void
+output_free(struct output *o)
+{
+	buf_free(&o->line);
+}
+
+static int
+field_parse(const char *name, size_t len)
+{
+	int i;
+
+	for (i = 0; i < FIELD_END; i++)
+		if (strlen(field_names[i]) == len &&
+		    memcmp(field_names[i], name, len) == 0)
+			return i;
+	return -1;
+}
+
+int
+output_set_fields(struct output *o, const char *list)
+{
+	const char *p = list;
+	size_t len;
+	int f;
+
+	o->nfields = 0;
+	for (;;) {
+		len = strcspn(p, ",");
+		if ((f = field_parse(p, len)) == -1) {
+			warnx("--fields: unknown field \"%.*s\" (known: time "
+			    "postback_id attempt result http_status latency_ms "
+			    "rule type offer_id publisher transaction_id url "
+			    "error)", (int)len, p);
+			return -1;
+		}
+		if (o->nfields == OUTPUT_FIELDS_MAX) {
+			warnx("--fields: more than %d fields",
+			    OUTPUT_FIELDS_MAX);
+			return -1;
+		}
+		o->fields[o->nfields++] = f;
+		if (p[len] == '\0')
+			return 0;
+		p += len + 1;
+	}
+}
+
+void
+output_time(char *dst, size_t size, int64_t time_ms)
+{
+	int64_t sec = time_ms / 1000, ms = time_ms % 1000;
+	time_t t;
+	struct tm tm;
+	size_t n = 0;
+
+	if (ms < 0) {
+		ms += 1000;
+		sec--;
+	}
+	t = (time_t)sec;
+	if (gmtime_r(&t, &tm) != NULL)
+		n = strftime(dst, size, "%Y-%m-%dT%H:%M:%S", &tm);
+	/* Past year 9999 the stamp would not fit: show the number. */
+	if (n == 0 || size - n < sizeof(".000Z")) {
+		snprintf(dst, size, "%" PRId64, time_ms);
+		return;
+	}
+	snprintf(dst + n, size - n, ".%03dZ", (int)ms);
+}
+
+/*
+ * The length of the well-formed UTF-8 sequence at p (shortest form, no
+ * surrogates, at most U+10FFFF) and its code point, or 0.
+ */
+static size_t
+utf8_seq(const unsigned char *p, size_t n, uint32_t *cp)
+{
+	static const uint32_t min[] = { 0, 0, 0x80, 0x800, 0x10000 };
+	size_t len, i;
+	uint32_t c;
+
+	if (p[0] < 0x80) {
+		*cp = p[0];
+		return 1;
+	}
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		len = 2, c = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		len = 3, c = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		len = 4, c = p[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (p[i] & 0x3f);
+	}
+	if (c < min[len] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return len;
+}
+
+/* C0, DEL and C1: what a terminal may act on rather than show. */
+static int
+is_control(uint32_t c)
+{
+	return c < 0x20 || (c >= 0x7f && c <= 0x9f);
+}
+
+/*
+ * One TSV value.  Tab, newline, carriage return and backslash get their
+ * C escapes; every other byte of a control character or of malformed
+ * UTF-8 is written \xNN, so each value stays one field on one line and
+ * the original bytes can be recovered.
+ */
+static void
+add_tsv(struct buf *b, const char *value)
+{
+	const unsigned char *p = (const unsigned char *)value;
+	size_t n = strlen(value), len, i;
+	uint32_t c;
+
+	while (n > 0) {
+		len = utf8_seq(p, n, &c);
+		if (len > 0 && !is_control(c) && c != '\\') {
+			buf_add(b, p, len);
+		} else if (len == 1 && (c == '\t' || c == '\n' || c == '\r' ||
+		    c == '\\')) {
+			buf_addc(b, '\\');
+			buf_addc(b, c == '\t' ? 't' : c == '\n' ? 'n' :
+			    c == '\r' ? 'r' : '\\');
+		} else {
+			if (len == 0)
+				len = 1;
+			for (i = 0; i < len; i++)
+				buf_printf(b, "\\x%02x", p[i]);
+		}
+		p += len;
+		n -= len;
+	}
+}
+
+/*
+ * One JSON string.  Control characters are escaped (\n \r \t, else
+ * \u00XX); a byte that is not part of well-formed UTF-8 becomes U+FFFD,
+ * as JSON text must be Unicode.
+ */
+static void
+add_json_str(struct buf *b, const char *value)
+{
+	const unsigned char *p = (const unsigned char *)value;
+	size_t n = strlen(value), len;
+	uint32_t c;
+
+	buf_addc(b, '"');
+	while (n > 0) {
+		if ((len = utf8_seq(p, n, &c)) == 0) {
+			buf_adds(b, "\\ufffd");
+			len = 1;
+		} else if (c == '"' || c == '\\')
+			buf_printf(b, "\\%c", (char)c);
+		else if (c == '\n')
+			buf_adds(b, "\\n");
+		else if (c == '\r')
+			buf_adds(b, "\\r");
+		else if (c == '\t')
+			buf_adds(b, "\\t");
+		else if (is_control(c))
+			buf_printf(b, "\\u%04x", (unsigned)c);
+		else
+			buf_add(b, p, len);
+		p += len;
+		n -= len;
+	}
+	buf_addc(b, '"');
+}
+
+static int
+field_is_number(int f)
+{
+	return f == FIELD_ATTEMPT || f == FIELD_HTTP_STATUS ||
+	    f == FIELD_LATENCY_MS;
+}
+
+/* The text of a column; numbers are formatted into tmp. */
+static const char *
+field_value(const struct attempt *a, int f, char *tmp, size_t size)
+{
+	switch (f) {
+	case FIELD_TIME:
+		output_time(tmp, size, a->time_ms);
+		return tmp;
+	case FIELD_POSTBACK_ID:
+		return a->postback_id;
+	case FIELD_ATTEMPT:
+		snprintf(tmp, size, "%" PRIu32, a->attempt);
+		return tmp;
+	case FIELD_RESULT:
+		return attempt_result_name(a->result);
+	case FIELD_HTTP_STATUS:
+		snprintf(tmp, size, "%u", (unsigned)a->http_status);
+		return tmp;
+	case FIELD_LATENCY_MS:
+		snprintf(tmp, size, "%" PRIu32, a->latency_ms);
+		return tmp;
+	case FIELD_RULE:
+		return a->rule;
+	case FIELD_TYPE:
+		return event_type_name(a->type);
+	case FIELD_OFFER_ID:
+		return a->offer_id;
+	case FIELD_PUBLISHER:
+		return a->publisher;
+	case FIELD_TRANSACTION_ID:
+		return a->txid;
+	case FIELD_URL:
+		return a->url;
+	default:
+		return a->error;
+	}
+}
+
+/* Write the line buffer out in one go, so that a failure has one place. */
+static int
+write_line(struct output *o)
+{
+	size_t n = o->line.len;
+	int rc;
+
+	rc = fwrite(o->line.data, 1, n, stdout) == n;
+	buf_reset(&o->line);
+	if (rc)
+		return OUTPUT_OK;
+	if (errno == EPIPE)
+		return OUTPUT_CLOSED;
+	warn("stdout");
+	return OUTPUT_ERROR;
+}
+
+int
+output_header(struct output *o)
+{
+	size_t i;
+
+	if (o->json)
+		return OUTPUT_OK;
+	for (i = 0; i < o->nfields; i++) {
+		if (i > 0)
+			buf_addc(&o->line, '\t');
+		buf_adds(&o->line, field_names[o->fields[i]]);
+	}
+	buf_addc(&o->line, '\n');
+	return write_line(o);
+}
+
+int
+output_row(struct output *o, const struct attempt *a)
+{
+	char tmp[OUTPUT_TIME_LEN];
+	const char *v;
+	size_t i;
+	int f;
+
+	if (o->json)
+		buf_addc(&o->line, '{');
+	for (i = 0; i < o->nfields; i++) {
+		f = o->fields[i];
+		if ((v = field_value(a, f, tmp, sizeof(tmp))) == NULL)
+			v = "";
+		if (o->json) {
+			buf_printf(&o->line, "%s\"%s\":", i > 0 ? "," : "",
+			    field_names[f]);
+			if (field_is_number(f))
+				buf_adds(&o->line, v);
+			else
+				add_json_str(&o->line, v);
+		} else {
+			if (i > 0)
+				buf_addc(&o->line, '\t');
+			add_tsv(&o->line, v);
+		}
+	}
+	if (o->json)
+		buf_addc(&o->line, '}');
+	buf_addc(&o->line, '\n');
+	return write_line(o);
+}
+
+int
+output_flush(void)
+{
+	if (fflush(stdout) == 0)
+		return OUTPUT_OK;
+	if (errno == EPIPE)
+		return OUTPUT_CLOSED;
+	warn("stdout");
+	return OUTPUT_ERROR;
+}

@@ -1,0 +1,124 @@
+/*
+ * matcher: applies batches of hits from the ingests exactly once, joins
+ * conversions to clicks and hands events to the firers.  See matcher(8).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bus.h"
+#include "daemon.h"
+#include "log.h"
+#include "matcher.h"
+
+#define MATCHER_POLL_MS		100
+
+static const char *const db_names[DB_COUNT] = {
+	"clicks", "conversions", "senders", "outbox", "meta"
+};
+
+static const char usage[] = "[-dnv] [-f file] [-s shard]";
+
+static void
+hit_init_any(void *p)
+{
+	hit_init(p);
+}
+
+static void
+hit_release(void *p)
+{
+	hit_free(p);
+}
+
+static int
+hit_decode(struct wire_reader *r, void *p)
+{
+	return record_get_hit(r, p);
+}
+
+static int
+hit_apply(void *arg, struct store_txn *txn, void *p, struct verdict *v,
+    int *durable)
+{
+	if (join_hit(arg, txn, p, v, durable) == -1)
+		return -1;
+	if (v->result == VERDICT_STORED)
+		v->result = 0;	/* a click needs no verdict */
+	return 0;
+}
+
+static const struct inbox_ops hit_ops = {
+	MSG_HITS, sizeof(struct hit), hit_init_any, hit_release, hit_decode,
+	hit_apply
+};
+
+static void
+ignore_verdict(void *arg, unsigned dest, struct wire_reader *r)
+{
+	struct verdict v;
+
+	(void)arg;
+	(void)dest;
+	record_get_verdict(r, &v);
+}
+
+static void
+run(struct matcher *m, struct bus_sock *router)
+{
+	struct bus_sock *socks[BUS_POLL_MAX];
+	int readable[BUS_POLL_MAX], n;
+
+	socks[0] = router;
+	n = 1 + outbox_socks(m->outbox, socks + 1, BUS_POLL_MAX - 1);
+	while (!daemon_stopping) {
+		if (daemon_reloading) {
+			daemon_reloading = 0;
+			daemon_reload(m->daemon);
+		}
+		bus_poll(socks, n, -1, MATCHER_POLL_MS, readable);
+		inbox_serve(m->store, DB_SENDERS, router, m->daemon->sender_id,
+		    &hit_ops, m, m->outbox);
+		outbox_read_acks(m->outbox, ignore_verdict, NULL);
+		outbox_flush(m->outbox);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct daemon d = { .name = "matcher", .service = SERVICE_MATCHER };
+	struct matcher m = { .daemon = &d };
+	struct bus_sock *router;
+	struct bus *bus;
+	char *dir;
+
+	daemon_start(&d, argc, argv, NULL, NULL, usage);
+	if ((size_t)d.instance >= d.conf->matcher_endpoints.n)
+		fatal("event=start error=\"no matcher endpoint for shard %d\"",
+		    d.instance);
+	dir = daemon_state_dir(&d);
+	m.store = store_open(dir, d.conf->map_size[SERVICE_MATCHER], db_names,
+	    DB_COUNT, 0);
+	free(dir);
+	if (m.store == NULL)
+		fatal("event=start error=\"cannot open the store\"");
+	d.sender_id = handoff_sender_id(m.store, DB_META, d.name, d.instance);
+	bus = bus_new();
+	router = bus_bind(bus, d.conf->matcher_endpoints.v[d.instance]);
+	m.outbox = outbox_open(m.store, DB_OUTBOX, DB_META, bus,
+	    &d.conf->firer_endpoints, d.sender_id, MSG_EVENTS);
+	if (router == NULL || m.outbox == NULL)
+		fatal("event=start error=\"cannot open sockets\"");
+	log_info("event=ready sender=%s endpoint=%s", d.sender_id,
+	    d.conf->matcher_endpoints.v[d.instance]);
+	run(&m, router);
+	log_info("event=stopped pending=%llu",
+	    (unsigned long long)outbox_pending(m.outbox));
+	outbox_close(m.outbox);
+	bus_close(router);
+	bus_free(bus);
+	store_close(m.store);
+	free(d.sender_id);
+	conf_free(d.conf);
+	return 0;
+}

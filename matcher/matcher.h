@@ -1,0 +1,29 @@
+/* matcher: joins conversions to clicks.  See matcher(8). */
+#ifndef POSTLINE_MATCHER_H
+#define POSTLINE_MATCHER_H
+
+#include "daemon.h"
+#include "handoff.h"
+#include "record.h"
+#include "store.h"
+
+enum {
+	DB_CLICKS,		/* transaction_id -> click hit */
+	DB_CONVERSIONS,		/* conversion key -> event (its state) */
+	DB_SENDERS,		/* sender id -> highest seq applied */
+	DB_OUTBOX,		/* events for the firers */
+	DB_META,
+	DB_COUNT
+};
+
+struct matcher {
+	struct daemon	*daemon;
+	struct store	*store;
+	struct outbox	*outbox;
+};
+
+/* join.c: apply one hit in the open write transaction. */
+int	join_hit(struct matcher *, struct store_txn *, const struct hit *,
+	    struct verdict *, int *durable);
+
+#endif

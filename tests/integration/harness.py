@@ -1,0 +1,275 @@
+"""Integration harness: real daemons on loopback, a real HTTP receiver.
+
+Every test gets a Cluster: a temporary directory with a config, free
+loopback ports and ipc:// sockets, the daemons started from the build
+directory, and a Receiver that records the postbacks it is sent.  The
+cluster stops everything it started, whatever happens.
+"""
+
+import http.client
+import http.server
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import urllib.parse
+
+BUILD = os.environ.get("POSTLINE_BUILD", os.path.join(
+    os.path.dirname(__file__), "..", "..", "build"))
+SOURCE = os.environ.get("POSTLINE_SOURCE", os.path.join(
+    os.path.dirname(__file__), "..", ".."))
+
+
+def program(name):
+    return os.path.join(BUILD, name)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Receiver:
+    """An HTTP server on 127.0.0.1 that records every request."""
+
+    def __init__(self, status=200):
+        self.requests = []
+        self.status = status
+        self.cond = threading.Condition()
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def handle_any(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else b""
+                url = urllib.parse.urlsplit(self.path)
+                entry = {
+                    "method": self.command,
+                    "path": url.path,
+                    "query": urllib.parse.parse_qs(url.query,
+                                                   keep_blank_values=True),
+                    "raw_query": url.query,
+                    "headers": {k.lower(): v for k, v in self.headers.items()},
+                    "body": body,
+                }
+                status = receiver.status
+                if callable(status):
+                    status = status(entry)
+                reply = b"ok\n"
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+                with receiver.cond:
+                    receiver.requests.append(entry)
+                    receiver.cond.notify_all()
+
+            do_GET = handle_any
+            do_POST = handle_any
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                                      Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       daemon=True)
+        self.thread.start()
+
+    def url(self, path=""):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def wait_for(self, count, timeout=15):
+        """Wait until count requests arrived; return them all."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while len(self.requests) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(
+                        "receiver got %d requests, wanted %d" %
+                        (len(self.requests), count))
+                self.cond.wait(left)
+            return list(self.requests)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Cluster:
+    """A config in a temporary directory and the daemons that run it."""
+
+    def __init__(self, body, matchers=1, firers=1):
+        self.dir = tempfile.mkdtemp(prefix="postline-test-")
+        self.port = free_port()
+        self.procs = {}
+        self.logs = {}
+        lines = [
+            "data-dir %s/data" % self.dir,
+            "ingest listen 127.0.0.1:%d" % self.port,
+        ]
+        for i in range(matchers):
+            lines.append("matcher endpoint ipc://%s/matcher-%d.sock" %
+                         (self.dir, i))
+        for i in range(firers):
+            lines.append("firer endpoint ipc://%s/firer-%d.sock" %
+                         (self.dir, i))
+        self.conf = os.path.join(self.dir, "postline.conf")
+        with open(self.conf, "w") as f:
+            f.write("\n".join(lines) + "\n" + body + "\n")
+
+    def base(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def start(self, name, instance=0, ready=True):
+        key = "%s-%d" % (name, instance)
+        log = open(os.path.join(self.dir, key + ".log"), "ab")
+        proc = subprocess.Popen(
+            [program(name), "-d", "-f", self.conf, "-s", str(instance)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        self.procs[key] = proc
+        self.logs[key] = os.path.join(self.dir, key + ".log")
+        if ready:
+            self.wait_log(key, "event=ready", proc=proc)
+        return proc
+
+    def start_all(self):
+        self.start("matcher")
+        self.start("firer")
+        self.start("ingest")
+
+    def log_text(self, key):
+        with open(self.logs[key], "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def wait_log(self, key, needle, timeout=20, proc=None, count=1):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.log_text(key).count(needle) >= count:
+                return
+            if proc is not None and proc.poll() is not None:
+                raise AssertionError("%s exited with %s:\n%s" %
+                                     (key, proc.returncode,
+                                      self.log_text(key)))
+            time.sleep(0.02)
+        raise AssertionError("%s never logged %r:\n%s" %
+                             (key, needle, self.log_text(key)))
+
+    def stop(self, name, instance=0, sig=signal.SIGTERM):
+        """Stop one daemon; return its exit status."""
+        key = "%s-%d" % (name, instance)
+        proc = self.procs.pop(key)
+        proc.send_signal(sig)
+        try:
+            return proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise AssertionError("%s did not stop on %s" % (key, sig))
+
+    def stop_all(self):
+        statuses = {}
+        for key in list(self.procs):
+            name, instance = key.rsplit("-", 1)
+            statuses[key] = self.stop(name, int(instance))
+        return statuses
+
+    def kill_all(self):
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        self.procs = {}
+
+    def logview(self, *args):
+        return run([program("logview")] + list(args))
+
+    def firer_dir(self, instance=0):
+        return os.path.join(self.dir, "data", "firer-%d" % instance)
+
+
+def run(argv, input=None, env=None):
+    """Run a program; return (status, stdout, stderr) as text."""
+    p = subprocess.run(argv, input=input, capture_output=True, env=env,
+                       timeout=60)
+    return (p.returncode, p.stdout.decode("utf-8", "replace"),
+            p.stderr.decode("utf-8", "replace"))
+
+
+def http_request(method, url, body=None, headers=None):
+    """One request, redirects not followed: (status, headers, text)."""
+    u = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=15)
+    path = u.path + ("?" + u.query if u.query else "")
+    conn.request(method, path, body=body, headers=headers or {})
+    resp = conn.getresponse()
+    data = resp.read().decode("utf-8", "replace")
+    result = (resp.status, {k.lower(): v for k, v in resp.getheaders()},
+              data)
+    conn.close()
+    return result
+
+
+def get(url, headers=None):
+    return http_request("GET", url, headers=headers)
+
+
+def post_form(url, fields):
+    body = urllib.parse.urlencode(fields)
+    return http_request("POST", url, body=body, headers={
+        "Content-Type": "application/x-www-form-urlencoded"})
+
+
+def kv(text):
+    """Parse a 'key=value key=value' answer line into a dict."""
+    return dict(w.split("=", 1) for w in text.split() if "=" in w)
+
+
+def main(tests):
+    """Run test functions; print one line each and a summary."""
+    passed = failed = 0
+    for test in tests:
+        started = time.monotonic()
+        try:
+            test()
+        except Exception:
+            failed += 1
+            print("FAIL %s (%.1fs)" % (test.__name__,
+                                       time.monotonic() - started))
+            traceback.print_exc(file=sys.stdout)
+        else:
+            passed += 1
+            print("ok   %s (%.1fs)" % (test.__name__,
+                                       time.monotonic() - started))
+        sys.stdout.flush()
+    print("%d passed, %d failed" % (passed, failed))
+    sys.exit(1 if failed else 0)
+
+
+class cluster_of:
+    """with cluster_of(conf) as c: ... -- always stops the daemons."""
+
+    def __init__(self, body, **kw):
+        self.cluster = Cluster(body, **kw)
+
+    def __enter__(self):
+        return self.cluster
+
+    def __exit__(self, *exc):
+        self.cluster.kill_all()
+        return False
+
+
+def dump_json(obj):
+    return json.dumps(obj, indent=1, default=str)
