@@ -214,7 +214,8 @@ parse_uint(const char *s, uint64_t max, uint64_t *out)
 	for (; *s; s++) {
 		if (*s < '0' || *s > '9')
 			return -1;
-		if (v > (max - (uint64_t)(*s - '0')) / 10)
+		if ((uint64_t)(*s - '0') > max ||
+		    v > (max - (uint64_t)(*s - '0')) / 10)
 			return -1;
 		v = v * 10 + (uint64_t)(*s - '0');
 	}

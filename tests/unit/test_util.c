@@ -322,6 +322,7 @@ test_uint(void)
 {
 	uint64_t v, max;
 	char s[32];
+	int wrong;
 
 	CHECK(uint_max("0", 10) == 0);
 	CHECK(uint_max("123", 1000) == 123);
@@ -347,20 +348,25 @@ test_uint(void)
 
 	/*
 	 * Every maximum below 20 against every value below 25: accepted
-	 * exactly when value <= max.  (This covers maxima smaller than a
-	 * single digit.)
+	 * exactly when value <= max.  This covers maxima smaller than a
+	 * single digit.
 	 */
+	wrong = 0;
 	for (max = 0; max < 20; max++) {
 		for (v = 0; v < 25; v++) {
 			snprintf(s, sizeof(s), "%llu", (unsigned long long)v);
-			if ((uint_max(s, max) == (int64_t)v) != (v <= max)) {
+			if ((uint_max(s, max) == (int64_t)v) == (v <= max))
+				continue;
+			if (wrong++ < 3)
 				fprintf(stderr, "parse_uint(\"%s\", %llu) = "
 				    "%lld\n", s, (unsigned long long)max,
 				    (long long)uint_max(s, max));
-				CHECK(!"parse_uint ignores its maximum");
-			}
 		}
 	}
+	if (wrong)
+		fprintf(stderr, "parse_uint: %d of 500 (value, max) pairs "
+		    "wrong\n", wrong);
+	CHECK(wrong == 0);
 }
 
 static void
