@@ -123,10 +123,27 @@ is_plain(const char *s)
 	return 1;
 }
 
+/* The escaped form of one byte inside a quoted value. */
+static void
+escape_byte(unsigned char c, char *out, size_t size)
+{
+	if (c == '"' || c == '\\')
+		snprintf(out, size, "\\%c", c);
+	else if (c == '\n')
+		snprintf(out, size, "\\n");
+	else if (c == '\t')
+		snprintf(out, size, "\\t");
+	else if (c < ' ' || c == 0x7f)
+		snprintf(out, size, "\\x%02x", c);
+	else
+		snprintf(out, size, "%c", c);
+}
+
 const char *
 log_value(char *dst, size_t size, const char *value)
 {
-	size_t n = 0;
+	char esc[8];
+	size_t n = 0, len;
 	const char *s;
 
 	if (size == 0)
@@ -137,24 +154,21 @@ log_value(char *dst, size_t size, const char *value)
 		snprintf(dst, size, "%s", value);
 		return dst;
 	}
-	/* Reserve room for the closing quote and the NUL. */
-	dst[n++] = '"';
-	for (s = value; *s && n + 6 < size; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			n += (size_t)snprintf(dst + n, size - n, "\\%c", c);
-		else if (c == '\n')
-			n += (size_t)snprintf(dst + n, size - n, "\\n");
-		else if (c == '\t')
-			n += (size_t)snprintf(dst + n, size - n, "\\t");
-		else if (c < ' ' || c == 0x7f)
-			n += (size_t)snprintf(dst + n, size - n, "\\x%02x", c);
-		else
-			dst[n++] = (char)c;
+	if (size < 3) {		/* no room even for "" */
+		dst[0] = '\0';
+		return dst;
 	}
-	if (n + 1 < size)
-		dst[n++] = '"';
-	dst[n < size ? n : size - 1] = '\0';
+	dst[n++] = '"';
+	for (s = value; *s; s++) {
+		escape_byte((unsigned char)*s, esc, sizeof(esc));
+		len = strlen(esc);
+		/* Keep room for the closing quote and the NUL. */
+		if (n + len + 2 > size)
+			break;
+		memcpy(dst + n, esc, len);
+		n += len;
+	}
+	dst[n++] = '"';
+	dst[n] = '\0';
 	return dst;
 }
