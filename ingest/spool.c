@@ -225,11 +225,13 @@ store_jobs(struct spool *sp, struct job *jobs)
 static void
 answer_verdict(struct job *job, const struct verdict *v)
 {
-	char *line;
+	char reason[VERDICT_REASON_MAX * 4 + 3], *line;
 
+	/* An advertiser's reason may hold spaces: quote it as logs do. */
 	if (v->result == VERDICT_REJECTED)
 		line = xasprintf("result=rejected reason=%s transaction_id=%s",
-		    v->reason[0] ? v->reason : "rejected", job->txid);
+		    log_value(reason, sizeof(reason), v->reason[0] ?
+		    v->reason : "rejected"), job->txid);
 	else
 		line = xasprintf("result=%s transaction_id=%s",
 		    verdict_name(v->result), job->txid);

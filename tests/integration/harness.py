@@ -10,6 +10,7 @@ import http.client
 import http.server
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -266,8 +267,12 @@ class cluster_of:
     def __enter__(self):
         return self.cluster
 
-    def __exit__(self, *exc):
+    def __exit__(self, kind, value, tb):
         self.cluster.kill_all()
+        if kind is None:
+            shutil.rmtree(self.cluster.dir, ignore_errors=True)
+        else:
+            print("test files kept in %s" % self.cluster.dir)
         return False
 
 
