@@ -46,22 +46,43 @@ meta_next_key(char *key, size_t size, unsigned dest)
 	snprintf(key, size, "next/%u", dest);
 }
 
+/* Sequence values are stored as a record version and a be64. */
+static int
+get_seq(struct store_txn *txn, int db, const char *key, uint64_t *seq)
+{
+	struct store_val v;
+
+	if (store_get(txn, db, key, strlen(key), &v) != STORE_OK ||
+	    v.len != 9 || ((const unsigned char *)v.data)[0] != RECORD_VERSION)
+		return 0;
+	*seq = wire_be64_get((const unsigned char *)v.data + 1);
+	return 1;
+}
+
+static int
+put_seq(struct store_txn *txn, int db, const char *key, uint64_t seq)
+{
+	unsigned char v[9];
+
+	v[0] = RECORD_VERSION;
+	wire_be64_put(v + 1, seq);
+	return store_put(txn, db, key, strlen(key), v, sizeof(v));
+}
+
 /* Recover a destination's sequences from the outbox and the meta data. */
 static int
 load_dest(struct outbox *ob, struct store_txn *txn, unsigned d)
 {
 	struct dest *dst = &ob->dests[d];
 	struct store_cursor *c;
-	struct store_val k, v;
+	struct store_val k;
 	unsigned char key[OUTBOX_KEY_LEN];
 	char mkey[32];
 	uint64_t next = 1, first = 0, last = 0;
 	int rc;
 
 	meta_next_key(mkey, sizeof(mkey), d);
-	if (store_get(txn, ob->meta_db, mkey, strlen(mkey), &v) == STORE_OK &&
-	    v.len == 8)
-		next = wire_be64_get(v.data);
+	get_seq(txn, ob->meta_db, mkey, &next);
 	if (store_cursor_open(txn, ob->db, &c) != STORE_OK)
 		return -1;
 	outbox_key(key, d, 0);
@@ -272,10 +293,8 @@ delete_acked(struct outbox *ob, struct store_txn *txn, unsigned d,
 		if (store_del(txn, ob->db, key, sizeof(key)) == STORE_ERROR)
 			return -1;
 	}
-	wire_be64_put(key, dst->next);
 	meta_next_key(mkey, sizeof(mkey), d);
-	return store_put(txn, ob->meta_db, mkey, strlen(mkey), key, 8) ==
-	    STORE_OK ? 0 : -1;
+	return put_seq(txn, ob->meta_db, mkey, dst->next) == STORE_OK ? 0 : -1;
 }
 
 static void
@@ -360,49 +379,43 @@ handoff_sender_id(struct store *store, int meta_db, const char *name,
 	struct store_txn *txn;
 	struct store_val v;
 	unsigned char rnd[8];
-	char hex[17];
+	char hex[18];
 	int i;
 
 	if (store_begin(store, 1, &txn) != STORE_OK)
 		fatal("event=start error=\"cannot read the store\"");
 	if (store_get(txn, meta_db, key, strlen(key), &v) == STORE_OK &&
-	    v.len == 16) {
-		memcpy(hex, v.data, 16);
+	    v.len == 17 && ((const char *)v.data)[0] == RECORD_VERSION) {
+		memcpy(hex, v.data, 17);
 		store_abort(txn);
 	} else {
 		random_bytes(rnd, sizeof(rnd));
+		hex[0] = RECORD_VERSION;
 		for (i = 0; i < 8; i++)
-			snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
-		if (store_put(txn, meta_db, key, strlen(key), hex, 16) !=
+			snprintf(hex + 1 + 2 * i, 3, "%02x", rnd[i]);
+		if (store_put(txn, meta_db, key, strlen(key), hex, 17) !=
 		    STORE_OK || store_commit(txn, 1) != STORE_OK)
 			fatal("event=start error=\"cannot write the store\"");
 	}
-	hex[16] = '\0';
-	return xasprintf("%s-%d/%s", name, instance, hex);
+	hex[17] = '\0';
+	return xasprintf("%s-%d/%s", name, instance, hex + 1);
 }
 
 uint64_t
 inbox_last(struct store_txn *txn, int db, const char *sender)
 {
-	struct store_val v;
+	uint64_t last;
 
-	if (store_get(txn, db, sender, strlen(sender), &v) == STORE_OK &&
-	    v.len == 8)
-		return wire_be64_get(v.data);
-	return 0;
+	return get_seq(txn, db, sender, &last) ? last : 0;
 }
 
 int
 inbox_accept(struct store_txn *txn, int db, const char *sender,
     uint64_t base, uint64_t first, uint32_t count, uint32_t *skip)
 {
-	struct store_val v;
 	uint64_t last;
 
-	if (store_get(txn, db, sender, strlen(sender), &v) == STORE_OK &&
-	    v.len == 8)
-		last = wire_be64_get(v.data);
-	else
+	if (!get_seq(txn, db, sender, &last))
 		last = base > 0 ? base - 1 : 0;
 	if (first == 0 || first > last + 1)
 		return -1;
@@ -414,11 +427,7 @@ int
 inbox_applied(struct store_txn *txn, int db, const char *sender,
     uint64_t last)
 {
-	unsigned char v[8];
-
-	wire_be64_put(v, last);
-	return store_put(txn, db, sender, strlen(sender), v, sizeof(v)) ==
-	    STORE_OK ? 0 : -1;
+	return put_seq(txn, db, sender, last) == STORE_OK ? 0 : -1;
 }
 
 #define INBOX_BATCH_MSGS	64
