@@ -194,7 +194,49 @@ def test_failed_delivery_is_logged():
     recv.close()
 
 
+def test_retry_keeps_postback_id():
+    """A 503 is retried on the rule's schedule with the same postback id."""
+    answers = [503, 500, 200]
+    recv = Receiver(status=lambda entry: answers.pop(0))
+    body = config(recv).replace("postback aff on conversion status approved",
+                                "postback aff on conversion retry 0,50ms,50ms")
+    with cluster_of(body) as c:
+        c.start_all()
+        tx = click(c, "offer_id=o1&publisher=p1")[0]["tx"][0]
+        get(c.base() + "/postback?secure=%s&transaction_id=%s" % (GLOBAL, tx))
+        got = recv.wait_for(3)
+        pids = {r["query"]["pid"][0] for r in got}
+        assert len(pids) == 1, got
+        assert [r["query"]["n"][0] for r in got] == ["1", "2", "3"], got
+        assert {r["headers"]["webhook-id"] for r in got} == pids, got
+        c.wait_log("firer-0", "result=ok")
+        rc, out, _ = c.logview("-d", c.firer_dir(), "--transaction", tx)
+        rows = [line.split("\t") for line in out.splitlines()]
+        assert [(r[2], r[3], r[4]) for r in rows] == [
+            ("1", "retry", "503"), ("2", "retry", "500"), ("3", "ok", "200")
+        ], rows
+        assert all(s == 0 for s in c.stop_all().values())
+    recv.close()
+
+
+def test_firer_down_then_up():
+    """Events wait in the matcher's outbox until the firer is back."""
+    recv = Receiver()
+    with cluster_of(config(recv)) as c:
+        c.start("matcher")
+        c.start("ingest")
+        tx = click(c, "offer_id=o1&publisher=p1")[0]["tx"][0]
+        status, _, body = get(c.base() + "/postback?secure=%s"
+                              "&transaction_id=%s" % (GLOBAL, tx))
+        assert status == 200 and "approved" in body, (status, body)
+        c.start("firer")
+        assert recv.wait_for(1)[0]["query"]["tx"] == [tx]
+        assert all(s == 0 for s in c.stop_all().values())
+    recv.close()
+
+
 if __name__ == "__main__":
     main([test_click_to_affiliate_postback, test_verdicts_and_errors,
           test_clicks_kept_while_matcher_is_down,
-          test_matcher_restart_loses_nothing, test_failed_delivery_is_logged])
+          test_matcher_restart_loses_nothing, test_failed_delivery_is_logged,
+          test_retry_keeps_postback_id, test_firer_down_then_up])
