@@ -83,8 +83,12 @@ get_attrs(struct wire_reader *r, struct attrs *a)
 	uint16_t n, i;
 	char *name, *value;
 
-	if (wire_get_u16(r, &n) == -1 || n > RECORD_ATTRS_MAX)
+	if (wire_get_u16(r, &n) == -1)
 		return -1;
+	if (n > RECORD_ATTRS_MAX) {
+		r->failed = 1;
+		return -1;
+	}
 	for (i = 0; i < n; i++) {
 		if (wire_get_str(r, RECORD_NAME_MAX, &name) == -1)
 			return -1;
@@ -148,7 +152,7 @@ hit_kind_name(int kind)
 int
 hit_kind_is_conversion(int kind)
 {
-	return kind != HIT_CLICK && kind != HIT_IMPRESSION;
+	return kind > HIT_IMPRESSION && kind < HIT_KIND_END;
 }
 
 void
@@ -384,7 +388,8 @@ record_get_attempt(struct wire_reader *r, struct attempt *a)
 	    wire_get_str(r, WIRE_MSG_MAX, &a->url) == -1 ||
 	    wire_get_str(r, WIRE_MSG_MAX, &a->error) == -1)
 		return -1;
-	if (a->result == 0 || a->result >= ATTEMPT_RESULT_END) {
+	if (a->result == 0 || a->result >= ATTEMPT_RESULT_END ||
+	    a->type == 0 || a->type >= EVENT_TYPE_END) {
 		r->failed = 1;
 		return -1;
 	}
