@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "conf.h"
 #include "record.h"
 #include "util.h"
 
@@ -47,6 +48,48 @@ struct output {
 	size_t		 nfields;
 	struct buf	 line;
 };
+
+struct status_range {
+	unsigned	 lo;
+	unsigned	 hi;
+};
+
+/* Different options must all match; values of one option are a union. */
+struct filter {
+	int64_t		 since;		/* inclusive; INT64_MIN: none */
+	int64_t		 until;		/* exclusive; INT64_MAX: none */
+	struct strlist	 txids;
+	struct strlist	 postbacks;
+	struct strlist	 rules;
+	struct strlist	 offers;
+	struct strlist	 publishers;
+	unsigned	 results;	/* bit per attempt_result; 0: any */
+	struct status_range *statuses;
+	size_t		 nstatuses;
+};
+
+/* One firer directory and the batch read from it (read.c). */
+struct source;
+
+/* filter.c */
+void	filter_list_add(struct strlist *, const char *);
+void	filter_list_free(struct strlist *);
+/* opt names the option in the message if s is not a time; -1 then. */
+int	filter_parse_time(const char *opt, const char *s, int64_t now,
+	    int64_t *out);
+int	filter_add_status(struct filter *, const char *);
+int	filter_add_result(struct filter *, const char *);
+int	filter_add_txid(struct filter *, const char *);
+int	filter_match(const struct filter *, const struct attempt *);
+void	filter_free(struct filter *);
+
+/* read.c */
+/* Errors are reported on stderr and counted in *errors. */
+struct source *read_open_sources(const struct strlist *dirs, size_t *nsrcs,
+	    int *errors);
+void	read_close_sources(struct source *, size_t, int *errors);
+int	read_print_merged(struct source *, size_t, const struct filter *,
+	    struct output *, uint64_t *printed, int *errors);
 
 /* output.c */
 void	output_init(struct output *, int json);

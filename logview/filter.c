@@ -1,0 +1,271 @@
+/*
+ * The filters of logview(1): parsing the options that set them, and
+ * deciding whether an attempt passes.  Different options must all
+ * match; the values of one option are a union.
+ */
+#include <err.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "logview.h"
+
+void
+filter_list_add(struct strlist *l, const char *s)
+{
+	l->v = xreallocarray(l->v, l->n + 1, sizeof(*l->v));
+	l->v[l->n++] = xstrdup(s);
+}
+
+void
+filter_list_free(struct strlist *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+/* An empty list places no condition. */
+static int
+list_match(const struct strlist *l, const char *s)
+{
+	size_t i;
+
+	if (l->n == 0)
+		return 1;
+	for (i = 0; s != NULL && i < l->n; i++)
+		if (strcmp(l->v[i], s) == 0)
+			return 1;
+	return 0;
+}
+
+/* Exactly n decimal digits. */
+static int
+get_digits(const char **p, int n, int *v)
+{
+	int i;
+
+	*v = 0;
+	for (i = 0; i < n; i++) {
+		if ((*p)[i] < '0' || (*p)[i] > '9')
+			return -1;
+		*v = *v * 10 + ((*p)[i] - '0');
+	}
+	*p += n;
+	return 0;
+}
+
+static int
+get_char(const char **p, char c)
+{
+	if (**p != c)
+		return -1;
+	(*p)++;
+	return 0;
+}
+
+/* ".4", ".45" or ".456" in milliseconds; nothing is 0. */
+static int
+get_millis(const char **p, int *ms)
+{
+	int n;
+
+	*ms = 0;
+	if (get_char(p, '.') == -1)
+		return 0;
+	for (n = 0; n < 3 && **p >= '0' && **p <= '9'; n++, (*p)++)
+		*ms = *ms * 10 + (**p - '0');
+	if (n == 0)
+		return -1;
+	for (; n < 3; n++)
+		*ms *= 10;
+	return 0;
+}
+
+/* 2026-11-21, 2026-11-21T01:02:03Z or 2026-11-21T01:02:03.456Z (UTC). */
+static int
+parse_date(const char *s, int64_t *out)
+{
+	struct tm tm, check;
+	int y, mo, d, h = 0, mi = 0, sec = 0, ms = 0;
+	time_t t;
+
+	if (get_digits(&s, 4, &y) == -1 || get_char(&s, '-') == -1 ||
+	    get_digits(&s, 2, &mo) == -1 || get_char(&s, '-') == -1 ||
+	    get_digits(&s, 2, &d) == -1)
+		return -1;
+	if (*s != '\0' && (get_char(&s, 'T') == -1 ||
+	    get_digits(&s, 2, &h) == -1 || get_char(&s, ':') == -1 ||
+	    get_digits(&s, 2, &mi) == -1 || get_char(&s, ':') == -1 ||
+	    get_digits(&s, 2, &sec) == -1 || get_millis(&s, &ms) == -1 ||
+	    get_char(&s, 'Z') == -1 || *s != '\0'))
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	t = timegm(&tm);
+	/* timegm() normalises 2026-02-30 into March: refuse what moved. */
+	if (gmtime_r(&t, &check) == NULL || check.tm_year != y - 1900 ||
+	    check.tm_mon != mo - 1 || check.tm_mday != d ||
+	    check.tm_hour != h || check.tm_min != mi || check.tm_sec != sec)
+		return -1;
+	*out = (int64_t)t * 1000 + ms;
+	return 0;
+}
+
+/* A time, or an age before now such as 15m (a bare number is refused). */
+int
+filter_parse_time(const char *opt, const char *s, int64_t now, int64_t *out)
+{
+	size_t n = strlen(s);
+	int64_t age;
+
+	if (parse_date(s, out) == 0)
+		return 0;
+	if (n > 0 && s[n - 1] >= 'a' && s[n - 1] <= 'z' &&
+	    parse_duration_ms(s, &age) == 0) {
+		*out = now - age;
+		return 0;
+	}
+	warnx("%s: bad time \"%s\" (use 2026-11-21T01:02:03.456Z, "
+	    "2026-11-21T01:02:03Z, 2026-11-21 or an age: 30s, 15m, 2h, 7d)",
+	    opt, s);
+	return -1;
+}
+
+/*
+ * The next word of a comma-separated list into tok, leaving *p at the
+ * comma or the end; -1 if the word is empty or too long.
+ */
+static int
+next_word(const char **p, char *tok, size_t size)
+{
+	size_t n = strcspn(*p, ",");
+
+	if (n == 0 || n >= size)
+		return -1;
+	memcpy(tok, *p, n);
+	tok[n] = '\0';
+	*p += n;
+	return 0;
+}
+
+/* 404, 0 (no response) or a class 1xx..5xx. */
+static int
+parse_status_word(const char *w, struct status_range *r)
+{
+	uint64_t v;
+
+	if (w[0] >= '1' && w[0] <= '5' && (w[1] == 'x' || w[1] == 'X') &&
+	    (w[2] == 'x' || w[2] == 'X') && w[3] == '\0') {
+		r->lo = (unsigned)(w[0] - '0') * 100;
+		r->hi = r->lo + 99;
+		return 0;
+	}
+	if (parse_uint(w, 999, &v) == -1)
+		return -1;
+	r->lo = r->hi = (unsigned)v;
+	return 0;
+}
+
+int
+filter_add_status(struct filter *f, const char *arg)
+{
+	const char *p = arg;
+	char w[8];
+	struct status_range r;
+
+	for (;;) {
+		if (next_word(&p, w, sizeof(w)) == -1 ||
+		    parse_status_word(w, &r) == -1) {
+			warnx("--status: bad status \"%s\" (use a code such "
+			    "as 404, 0 for no response, or 2xx..5xx)", arg);
+			return -1;
+		}
+		f->statuses = xreallocarray(f->statuses, f->nstatuses + 1,
+		    sizeof(*f->statuses));
+		f->statuses[f->nstatuses++] = r;
+		if (*p++ == '\0')
+			return 0;
+	}
+}
+
+int
+filter_add_result(struct filter *f, const char *arg)
+{
+	const char *p = arg;
+	char w[16];
+	int r;
+
+	for (;;) {
+		if (next_word(&p, w, sizeof(w)) == -1 ||
+		    (r = attempt_result_parse(w)) == 0) {
+			warnx("--result: bad result \"%s\" (use ok, retry, "
+			    "failed, cancelled or interrupted)", arg);
+			return -1;
+		}
+		f->results |= 1u << r;
+		if (*p++ == '\0')
+			return 0;
+	}
+}
+
+int
+filter_add_txid(struct filter *f, const char *id)
+{
+	if (*id == '\0' || strlen(id) > RECORD_ID_MAX) {
+		warnx("--transaction: \"%s\" is not a transaction id "
+		    "(1 to %d characters)", id, RECORD_ID_MAX);
+		return -1;
+	}
+	/* One seek per id: asking twice would print the rows twice. */
+	if (f->txids.n == 0 || !list_match(&f->txids, id))
+		filter_list_add(&f->txids, id);
+	return 0;
+}
+
+static int
+status_match(const struct filter *f, unsigned status)
+{
+	size_t i;
+
+	if (f->nstatuses == 0)
+		return 1;
+	for (i = 0; i < f->nstatuses; i++)
+		if (status >= f->statuses[i].lo && status <= f->statuses[i].hi)
+			return 1;
+	return 0;
+}
+
+/* Everything but time, which the key already told. */
+int
+filter_match(const struct filter *f, const struct attempt *a)
+{
+	return list_match(&f->txids, a->txid) &&
+	    list_match(&f->postbacks, a->postback_id) &&
+	    list_match(&f->rules, a->rule) &&
+	    list_match(&f->offers, a->offer_id) &&
+	    list_match(&f->publishers, a->publisher) &&
+	    (f->results == 0 || (f->results & (1u << a->result)) != 0) &&
+	    status_match(f, a->http_status);
+}
+
+void
+filter_free(struct filter *f)
+{
+	filter_list_free(&f->txids);
+	filter_list_free(&f->postbacks);
+	filter_list_free(&f->rules);
+	filter_list_free(&f->offers);
+	filter_list_free(&f->publishers);
+	free(f->statuses);
+}
