@@ -6,6 +6,7 @@
 #include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "firer.h"
 #include "log.h"
@@ -169,6 +170,29 @@ deliver_wait(struct deliverer *d, int fd, long timeout_ms)
 	curl_multi_perform(d->multi, &still);
 }
 
+/* Retry-After as seconds or an HTTP date, capped at a day. */
+static int64_t
+retry_after(CURL *easy)
+{
+	struct curl_header *h;
+	int64_t ms = 0;
+	time_t when;
+	char *end;
+	long long secs;
+
+	if (curl_easy_header(easy, "Retry-After", 0, CURLH_HEADER, -1, &h) !=
+	    CURLHE_OK)
+		return 0;
+	secs = strtoll(h->value, &end, 10);
+	if (end != h->value && *end == '\0' && secs > 0)
+		ms = secs * 1000;
+	else if ((when = curl_getdate(h->value, NULL)) > 0)
+		ms = ((int64_t)when - time(NULL)) * 1000;
+	if (ms > 86400000)
+		ms = 86400000;
+	return ms > 0 ? ms : 0;
+}
+
 int
 deliver_done(struct deliverer *d, struct outcome *out)
 {
@@ -190,6 +214,8 @@ deliver_done(struct deliverer *d, struct outcome *out)
 		out->http_status = (int)code;
 		out->latency_ms = (int64_t)us / 1000;
 		out->curl_failed = msg->data.result != CURLE_OK;
+		if (code == 429 || code == 503)
+			out->retry_after_ms = retry_after(t->easy);
 		if (out->curl_failed)
 			snprintf(out->error, sizeof(out->error), "%s",
 			    t->error[0] ? t->error :

@@ -78,6 +78,7 @@ struct outcome {
 	char		 error[256];
 	char		 snippet[256];	/* first bytes of the response */
 	int64_t		 latency_ms;
+	int64_t		 retry_after_ms; /* asked by Retry-After, or 0 */
 };
 
 struct deliverer *deliver_new(void);

@@ -142,7 +142,8 @@ finish(struct firer *f, struct flight *fl, const struct outcome *o)
 	else if (retryable(o) && r != NULL &&
 	    (delay = rule_retry_delay(r, fl->d.attempt + 1)) >= 0) {
 		a.result = ATTEMPT_RETRY;
-		next = now_ms() + delay;
+		next = now_ms() + (o->retry_after_ms > delay ?
+		    o->retry_after_ms : delay);
 	} else
 		a.result = ATTEMPT_FAILED;
 	if (sched_finish(f->sched, &fl->d, &a, next) != STORE_OK)

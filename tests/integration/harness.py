@@ -62,11 +62,17 @@ class Receiver:
                     "headers": {k.lower(): v for k, v in self.headers.items()},
                     "body": body,
                 }
+                entry["time"] = time.monotonic()
                 status = receiver.status
                 if callable(status):
                     status = status(entry)
+                extra = {}
+                if isinstance(status, tuple):
+                    status, extra = status
                 reply = b"ok\n"
                 self.send_response(status)
+                for name, value in extra.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(reply)))
                 self.end_headers()
                 self.wfile.write(reply)

@@ -219,6 +219,48 @@ def test_retry_keeps_postback_id():
     recv.close()
 
 
+def test_retry_after_is_honoured():
+    answers = [(429, {"Retry-After": "1"}), 200]
+    recv = Receiver(status=lambda entry: answers.pop(0))
+    body = config(recv).replace("postback aff on conversion status approved",
+                                "postback aff on conversion retry 0,10ms")
+    with cluster_of(body) as c:
+        c.start_all()
+        tx = click(c, "offer_id=o1&publisher=p1")[0]["tx"][0]
+        get(c.base() + "/postback?secure=%s&transaction_id=%s" % (GLOBAL, tx))
+        first, second = recv.wait_for(2)
+        assert second["time"] - first["time"] >= 0.9, (first, second)
+        assert all(s == 0 for s in c.stop_all().values())
+    recv.close()
+
+
+def test_event_rule_with_delay():
+    """A named event fires "on event" rules, after the rule's delay."""
+    recv = Receiver()
+    body = config(recv) + (
+        '\npostback ftd on event event ftd delay 700ms '
+        'url "%s?tx={transaction_id}&e={event}&st={status}"' %
+        recv.url("/ftd"))
+    with cluster_of(body) as c:
+        c.start_all()
+        tx = click(c, "offer_id=o1&publisher=p1")[0]["tx"][0]
+        status, _, text = get(c.base() + "/postback?secure=%s"
+                              "&transaction_id=%s&event=signup" % (GLOBAL, tx))
+        assert status == 200 and "approved" in text, text
+        sent = __import__("time").monotonic()
+        status, _, text = get(c.base() + "/postback?secure=%s"
+                              "&transaction_id=%s&event=ftd" % (GLOBAL, tx))
+        assert status == 200 and "approved" in text, text
+        got = recv.wait_for(1)
+        assert got[0]["path"] == "/ftd", got
+        assert got[0]["query"]["e"] == ["ftd"], got
+        assert got[0]["query"]["st"] == ["approved"], got
+        assert got[0]["time"] - sent >= 0.6, got[0]["time"] - sent
+        assert len(recv.requests) == 1, recv.requests
+        assert all(s == 0 for s in c.stop_all().values())
+    recv.close()
+
+
 def test_firer_down_then_up():
     """Events wait in the matcher's outbox until the firer is back."""
     recv = Receiver()
@@ -239,4 +281,5 @@ if __name__ == "__main__":
     main([test_click_to_affiliate_postback, test_verdicts_and_errors,
           test_clicks_kept_while_matcher_is_down,
           test_matcher_restart_loses_nothing, test_failed_delivery_is_logged,
-          test_retry_keeps_postback_id, test_firer_down_then_up])
+          test_retry_keeps_postback_id, test_retry_after_is_honoured,
+          test_event_rule_with_delay, test_firer_down_then_up])
