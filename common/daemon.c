@@ -3,6 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -64,6 +67,41 @@ load(const char *path)
 	return conf;
 }
 
+/* Thousands of connections need thousands of descriptors. */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static int
+same_list(const struct strlist *a, const struct strlist *b)
+{
+	size_t i;
+
+	if (a->n != b->n)
+		return 0;
+	for (i = 0; i < a->n; i++)
+		if (strcmp(a->v[i], b->v[i]) != 0)
+			return 0;
+	return 1;
+}
+
+/* What a running daemon cannot change: where it is and who it talks to. */
+static int
+same_topology(const struct conf *a, const struct conf *b)
+{
+	return strcmp(a->data_dir, b->data_dir) == 0 &&
+	    same_list(&a->listen, &b->listen) &&
+	    same_list(&a->matcher_endpoints, &b->matcher_endpoints) &&
+	    same_list(&a->firer_endpoints, &b->firer_endpoints);
+}
+
 int
 daemon_start(struct daemon *d, int argc, char **argv, const char *extra,
     int (*option)(struct daemon *, int, const char *), const char *text)
@@ -108,6 +146,7 @@ daemon_start(struct daemon *d, int argc, char **argv, const char *extra,
 		exit(0);
 	}
 	install_signals();
+	raise_fd_limit();
 	return optind;
 }
 
@@ -122,10 +161,34 @@ daemon_reload(struct daemon *d)
 		    d->conf_path);
 		return -1;
 	}
+	if (!same_topology(conf, d->conf)) {
+		log_error("event=reload result=failed config=%s "
+		    "reason=\"data-dir, listen and endpoints change only on "
+		    "a restart, keeping the old config\"", d->conf_path);
+		conf_free(conf);
+		return -1;
+	}
 	conf_free(d->conf);
 	d->conf = conf;
 	log_info("event=reload result=ok config=%s", d->conf_path);
 	return 0;
+}
+
+/* One process per instance directory: two would share sequences. */
+static void
+lock_dir(const char *dir)
+{
+	char *path = xasprintf("%s/postline.lock", dir);
+	int fd;
+
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0660);
+	if (fd == -1)
+		fatal("event=start error=\"cannot open %s: %s\"", path,
+		    strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1)
+		fatal("event=start error=\"%s is in use by another process\"",
+		    dir);
+	free(path);	/* the descriptor stays open, and locked, for life */
 }
 
 char *
@@ -136,5 +199,9 @@ daemon_state_dir(struct daemon *d)
 	if (mkdir(d->conf->data_dir, 0770) == -1 && errno != EEXIST)
 		fatal("event=start error=\"cannot create %s: %s\"",
 		    d->conf->data_dir, strerror(errno));
+	if (mkdir(dir, 0770) == -1 && errno != EEXIST)
+		fatal("event=start error=\"cannot create %s: %s\"", dir,
+		    strerror(errno));
+	lock_dir(dir);
 	return dir;
 }

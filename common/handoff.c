@@ -10,6 +10,8 @@
 #define OUTBOX_BATCH_BYTES	(1024 * 1024)
 #define OUTBOX_RESEND_MS	3000
 #define OUTBOX_KEY_LEN		10
+#define OUTBOX_TRIM_MAX		4096	/* deletions in one transaction */
+#define OUTBOX_DESTS_MAX	1296
 
 struct dest {
 	struct bus_sock	*sock;
@@ -17,6 +19,7 @@ struct dest {
 	uint64_t	 next;		/* next seq, committed */
 	uint64_t	 tentative;	/* next seq, in the open transaction */
 	uint64_t	 acked;		/* highest seq acknowledged */
+	uint64_t	 deleted;	/* highest seq deleted from the store */
 	uint64_t	 sent;		/* highest seq sent */
 	int64_t		 progress_ms;	/* last ack or first send from idle */
 };
@@ -101,7 +104,7 @@ load_dest(struct outbox *ob, struct store_txn *txn, unsigned d)
 		next = last + 1;
 	dst->next = dst->tentative = next;
 	dst->acked = first ? first - 1 : next - 1;
-	dst->sent = dst->acked;
+	dst->deleted = dst->sent = dst->acked;
 	return 0;
 }
 
@@ -119,6 +122,8 @@ outbox_open(struct store *store, int db, int meta_db, struct bus *bus,
 	ob->type = type;
 	ob->sender = xstrdup(sender);
 	ob->ndests = (unsigned)endpoints->n;
+	if (ob->ndests > OUTBOX_DESTS_MAX)
+		fatal("event=start error=\"too many endpoints\"");
 	ob->dests = xcalloc(ob->ndests, sizeof(*ob->dests));
 	buf_init(&ob->msg);
 	if (store_begin(store, 0, &txn) != STORE_OK)
@@ -278,17 +283,20 @@ outbox_flush(struct outbox *ob)
 		flush_dest(ob, d, now);
 }
 
-/* Delete what dest acknowledged, in the caller's write transaction. */
+/* Delete up to OUTBOX_TRIM_MAX acknowledged records of dest. */
 static int
 delete_acked(struct outbox *ob, struct store_txn *txn, unsigned d,
-    uint64_t upto)
+    uint64_t *upto)
 {
 	struct dest *dst = &ob->dests[d];
 	unsigned char key[OUTBOX_KEY_LEN];
 	char mkey[32];
 	uint64_t seq;
 
-	for (seq = dst->acked + 1; seq <= upto; seq++) {
+	*upto = dst->acked;
+	if (*upto - dst->deleted > OUTBOX_TRIM_MAX)
+		*upto = dst->deleted + OUTBOX_TRIM_MAX;
+	for (seq = dst->deleted + 1; seq <= *upto; seq++) {
 		outbox_key(key, d, seq);
 		if (store_del(txn, ob->db, key, sizeof(key)) == STORE_ERROR)
 			return -1;
@@ -297,9 +305,40 @@ delete_acked(struct outbox *ob, struct store_txn *txn, unsigned d,
 	return put_seq(txn, ob->meta_db, mkey, dst->next) == STORE_OK ? 0 : -1;
 }
 
+/*
+ * Free the space of acknowledged records, in bounded transactions: the
+ * deletion itself needs pages, and must still succeed on a full map.
+ * Losing this commit only means a resend, which is deduplicated.
+ */
+static void
+trim(struct outbox *ob)
+{
+	uint64_t upto[OUTBOX_DESTS_MAX];
+	struct store_txn *txn;
+	unsigned d;
+
+	for (d = 0; d < ob->ndests; d++)
+		if (ob->dests[d].deleted < ob->dests[d].acked)
+			break;
+	if (d == ob->ndests || store_begin(ob->store, 1, &txn) != STORE_OK)
+		return;
+	for (d = 0; d < ob->ndests; d++) {
+		if (delete_acked(ob, txn, d, &upto[d]) == -1) {
+			store_abort(txn);
+			return;
+		}
+	}
+	if (store_commit(txn, 0) != STORE_OK) {
+		log_warn("event=outbox_trim result=failed");
+		return;
+	}
+	for (d = 0; d < ob->ndests; d++)
+		ob->dests[d].deleted = upto[d];
+}
+
 static void
 read_ack(struct outbox *ob, unsigned d, struct buf *msg,
-    struct store_txn **txn, outbox_verdict_fn fn, void *arg)
+    outbox_verdict_fn fn, void *arg)
 {
 	struct dest *dst = &ob->dests[d];
 	struct wire_reader r;
@@ -313,10 +352,6 @@ read_ack(struct outbox *ob, unsigned d, struct buf *msg,
 		return;
 	}
 	if (e.seq > dst->acked && e.seq < dst->next) {
-		if (*txn == NULL && store_begin(ob->store, 1, txn) != STORE_OK)
-			return;
-		if (delete_acked(ob, *txn, d, e.seq) == -1)
-			return;
 		dst->acked = e.seq;
 		if (dst->sent < dst->acked)
 			dst->sent = dst->acked;
@@ -329,7 +364,6 @@ read_ack(struct outbox *ob, unsigned d, struct buf *msg,
 void
 outbox_read_acks(struct outbox *ob, outbox_verdict_fn fn, void *arg)
 {
-	struct store_txn *txn = NULL;
 	char peer[BUS_PEER_MAX + 1];
 	struct buf msg;
 	unsigned d;
@@ -340,13 +374,11 @@ outbox_read_acks(struct outbox *ob, outbox_verdict_fn fn, void *arg)
 		for (n = 0; n < 1024; n++) {
 			if (bus_recv(ob->dests[d].sock, peer, &msg) != 1)
 				break;
-			read_ack(ob, d, &msg, &txn, fn, arg);
+			read_ack(ob, d, &msg, fn, arg);
 		}
 	}
 	buf_free(&msg);
-	/* Losing this commit only means a resend, which is deduplicated. */
-	if (txn != NULL && store_commit(txn, 0) != STORE_OK)
-		log_warn("event=ack_commit result=failed");
+	trim(ob);
 }
 
 uint64_t
@@ -416,7 +448,19 @@ inbox_accept(struct store_txn *txn, int db, const char *sender,
 	uint64_t last;
 
 	if (!get_seq(txn, db, sender, &last))
-		last = base > 0 ? base - 1 : 0;
+		last = 0;
+	/*
+	 * The sender holds nothing below base: what we lack of it is lost
+	 * (our store went back in time, or we are new).  Waiting would only
+	 * stop the stream for good, so take it up from base, and say so.
+	 */
+	if (base > last + 1) {
+		if (last > 0)
+			log_error("event=sequence_gap sender=%s lost_from=%llu "
+			    "lost_to=%llu", sender, (unsigned long long)last + 1,
+			    (unsigned long long)base - 1);
+		last = base - 1;
+	}
 	if (first == 0 || first > last + 1)
 		return -1;
 	*skip = last + 1 - first > count ? count : (uint32_t)(last + 1 - first);
@@ -507,8 +551,31 @@ apply_records(struct store_txn *txn, const struct inbox_ops *ops, void *arg,
 	return 0;
 }
 
+/* Keep a message we cannot read where an operator can find it. */
 static int
-apply_message(struct store_txn *txn, int db, const char *self,
+keep_dead(struct store_txn *txn, int dead_db, const struct envelope *e,
+    const struct inmsg *in)
+{
+	struct buf key;
+	int rc;
+
+	buf_init(&key);
+	buf_adds(&key, e->sender);
+	buf_addc(&key, '\0');
+	buf_reserve(&key, 8);
+	wire_be64_put((unsigned char *)key.data + key.len, e->seq);
+	key.len += 8;
+	rc = store_put(txn, dead_db, key.data, key.len, in->data.data,
+	    in->data.len);
+	buf_free(&key);
+	log_error("event=dead_letter sender=%s seq=%llu count=%u "
+	    "reason=\"records cannot be decoded\"", e->sender,
+	    (unsigned long long)e->seq, e->count);
+	return rc == STORE_OK ? 0 : -1;
+}
+
+static int
+apply_message(struct store_txn *txn, int db, int dead_db, const char *self,
     const struct inbox_ops *ops, void *arg, struct inmsg *in, int *durable)
 {
 	struct wire_reader r;
@@ -517,7 +584,7 @@ apply_message(struct store_txn *txn, int db, const char *self,
 	char *records;
 	uint64_t base, last;
 	uint32_t i, skip = 0, nverdicts = 0;
-	int rc = 0, gap;
+	int rc = 0, gap, dead;
 
 	wire_reader_init(&r, in->data.data, in->data.len);
 	if (wire_get_envelope(&r, &e) == -1 || e.type != ops->type ||
@@ -529,13 +596,16 @@ apply_message(struct store_txn *txn, int db, const char *self,
 	for (i = 0; i < e.count; i++)
 		ops->init(records + i * ops->size);
 	buf_init(&verdicts);
-	if (decode_records(&r, ops, records, e.count) == -1) {
+	dead = decode_records(&r, ops, records, e.count) == -1;
+	if (dead && dead_db < 0) {
 		log_malformed(in->peer, "bad record");
 		goto done;
 	}
 	in->valid = 1;
 	gap = inbox_accept(txn, db, e.sender, base, e.seq, e.count, &skip);
-	if (gap == 0)
+	if (gap == 0 && dead && skip < e.count)
+		rc = keep_dead(txn, dead_db, &e, in);
+	else if (gap == 0 && !dead)
 		rc = apply_records(txn, ops, arg, &e, records, skip,
 		    &verdicts, &nverdicts, durable);
 	last = gap ? inbox_last(txn, db, e.sender) : e.seq + e.count - 1;
@@ -551,7 +621,7 @@ done:
 }
 
 static void
-apply_batch(struct store *store, int db, struct bus_sock *router,
+apply_batch(struct store *store, int db, int dead_db, struct bus_sock *router,
     const char *self, const struct inbox_ops *ops, void *arg,
     struct outbox *ob, struct inmsg *msgs, int n)
 {
@@ -561,7 +631,7 @@ apply_batch(struct store *store, int db, struct bus_sock *router,
 	if ((rc = store_begin(store, 1, &txn)) != STORE_OK)
 		return;
 	for (i = 0; i < n && rc == STORE_OK; i++)
-		if (apply_message(txn, db, self, ops, arg, &msgs[i],
+		if (apply_message(txn, db, dead_db, self, ops, arg, &msgs[i],
 		    &durable) == -1)
 			rc = STORE_ERROR;
 	if (rc == STORE_OK)
@@ -584,7 +654,7 @@ apply_batch(struct store *store, int db, struct bus_sock *router,
 }
 
 void
-inbox_serve(struct store *store, int db, struct bus_sock *router,
+inbox_serve(struct store *store, int db, int dead_db, struct bus_sock *router,
     const char *self, const struct inbox_ops *ops, void *arg,
     struct outbox *ob)
 {
@@ -602,7 +672,8 @@ inbox_serve(struct store *store, int db, struct bus_sock *router,
 		n++;
 	}
 	if (n > 0)
-		apply_batch(store, db, router, self, ops, arg, ob, msgs, n);
+		apply_batch(store, db, dead_db, router, self, ops, arg, ob,
+		    msgs, n);
 	for (i = 0; i < n; i++) {
 		buf_free(&msgs[i].data);
 		buf_free(&msgs[i].ack);

@@ -105,9 +105,12 @@ struct inbox_ops {
 /*
  * Read the messages waiting on router (a ROUTER socket), apply them in
  * one transaction, commit, then acknowledge each to its sender.  self is
- * the receiver's id; outbox, when not NULL, is told of the commit.
+ * the receiver's id; outbox, when not NULL, is told of the commit.  A
+ * message whose records cannot be decoded is kept whole in dead_db
+ * (key: sender, 0, first seq as be64) and acknowledged, so that one bad
+ * message never stops a sender's stream.
  */
-void		 inbox_serve(struct store *, int senders_db,
+void		 inbox_serve(struct store *, int senders_db, int dead_db,
 		    struct bus_sock *router, const char *self,
 		    const struct inbox_ops *, void *arg, struct outbox *);
 

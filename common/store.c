@@ -96,7 +96,12 @@ store_open(const char *dir, uint64_t map_size, const char *const *dbnames,
 	mdb_env_set_maxdbs(s->env, STORE_MAX_DBS);
 	if (!readonly && (rc = mdb_env_set_mapsize(s->env, map_size)) != 0)
 		goto lmdb_fail;
-	flags |= readonly ? MDB_RDONLY : MDB_NOSYNC;
+	/*
+	 * NOMETASYNC: every commit flushes its pages, only the meta page
+	 * waits for the next sync, so a crash of the machine may undo the
+	 * last commit but never corrupts the file (NOSYNC could).
+	 */
+	flags |= readonly ? MDB_RDONLY : MDB_NOMETASYNC;
 	if ((rc = mdb_env_open(s->env, dir, flags, 0660)) != 0)
 		goto lmdb_fail;
 	store_reader_check(s);
@@ -170,10 +175,20 @@ store_commit(struct store_txn *t, int durable)
 
 	rc = mdb_txn_commit(t->txn);
 	free(t);
+	if (rc == MDB_PANIC || rc == EIO)
+		fatal("event=store_failed dir=%s op=commit error=\"%s\"",
+		    s->dir, mdb_strerror(rc));
 	if (rc != 0)
 		return status_of(s, rc, "commit");
+	/*
+	 * The transaction is committed: a failed sync cannot be reported as
+	 * "not stored", and after a failed fsync the kernel may have dropped
+	 * the pages (fsyncgate).  Stop; the supervisor restarts us on what
+	 * is really on disk.
+	 */
 	if (durable && (rc = mdb_env_sync(s->env, 1)) != 0)
-		return status_of(s, rc, "sync");
+		fatal("event=store_failed dir=%s op=sync error=\"%s\"",
+		    s->dir, mdb_strerror(rc));
 	return STORE_OK;
 }
 

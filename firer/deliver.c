@@ -125,8 +125,10 @@ set_options(struct transfer *t, const struct request *req)
 	t->headers = curl_slist_append(t->headers, "Expect:");
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
 	if (req->post) {
-		t->body = xstrndup(req->body.data ? req->body.data : "",
-		    req->body.len);
+		t->body = xmalloc(req->body.len + 1);
+		if (req->body.len)
+			memcpy(t->body, req->body.data, req->body.len);
+		t->body[req->body.len] = '\0';
 		curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->body);
 		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)req->body.len);
 	}
@@ -185,7 +187,7 @@ retry_after(CURL *easy)
 		return 0;
 	secs = strtoll(h->value, &end, 10);
 	if (end != h->value && *end == '\0' && secs > 0)
-		ms = secs * 1000;
+		ms = (secs > 86400 ? 86400 : secs) * 1000;
 	else if ((when = curl_getdate(h->value, NULL)) > 0)
 		ms = ((int64_t)when - time(NULL)) * 1000;
 	if (ms > 86400000)

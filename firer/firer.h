@@ -16,6 +16,7 @@ enum {
 	DB_LOG,			/* see logdb.h */
 	DB_LOG_TX,
 	DB_META,
+	DB_DEAD,		/* messages that could not be decoded */
 	DB_COUNT
 };
 

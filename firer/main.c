@@ -236,7 +236,7 @@ run(struct firer *f, struct bus_sock *router)
 		}
 		deliver_wait(f->deliverer, fd, bus_has_input(router) ? 0 :
 		    FIRER_POLL_MS);
-		inbox_serve(sched_store(f->sched), DB_SENDERS, router,
+		inbox_serve(sched_store(f->sched), DB_SENDERS, DB_DEAD, router,
 		    f->daemon->sender_id, &event_ops, f, NULL);
 		land(f);
 		take_off(f);

@@ -13,7 +13,8 @@
 #include "txid.h"
 
 static const char *const db_names[DB_COUNT] = {
-	"senders", "deliveries", "schedule", LOGDB_LOG, LOGDB_LOG_TX, "meta"
+	"senders", "deliveries", "schedule", LOGDB_LOG, LOGDB_LOG_TX, "meta",
+	"dead"
 };
 
 struct sched {

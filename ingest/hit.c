@@ -168,6 +168,25 @@ in_list(const char *const *list, const char *name)
 	return 0;
 }
 
+/* event and order_id are parts of the matcher's keys: keep them short. */
+static size_t
+value_max(const char *name)
+{
+	if (strcmp(name, "event") == 0 || strcmp(name, "order_id") == 0)
+		return INGEST_KEY_VALUE_MAX;
+	return INGEST_VALUE_MAX;
+}
+
+/* A header value as kept: cut to what a record value may hold. */
+static void
+set_header_attr(struct hit *hit, const char *name, const char *value)
+{
+	char *v = xstrndup(value ? value : "", INGEST_VALUE_MAX);
+
+	attrs_set(&hit->attrs, name, v);
+	free(v);
+}
+
 /*
  * Copy the request's parameters into the hit under our names: an alias
  * renames an advertiser's name, unknown names become param.NAME.
@@ -180,11 +199,17 @@ copy_params(const struct conf *conf, const char *offer_id,
 	const char *name, *alias;
 	size_t i;
 
+	/* Within what a record can carry (RECORD_ATTRS_MAX and the rest). */
+	if (params->n > INGEST_PARAMS_MAX) {
+		answer_set(ans, 400, "error=too_many_parameters max=%d",
+		    INGEST_PARAMS_MAX);
+		return -1;
+	}
 	for (i = 0; i < params->n; i++) {
 		name = params->v[i].name;
 		if ((alias = conf_alias(conf, offer_id, name)) != NULL)
 			name = alias;
-		if (strlen(params->v[i].value) > INGEST_VALUE_MAX) {
+		if (strlen(params->v[i].value) > value_max(name)) {
 			answer_set(ans, 400, "error=value_too_long name=%s",
 			    in_list(ours, name) ? name : "param");
 			return -1;
@@ -193,7 +218,10 @@ copy_params(const struct conf *conf, const char *offer_id,
 			continue;	/* a secret: never stored */
 		if (in_list(ours, name)) {
 			attrs_set(&hit->attrs, name, params->v[i].value);
-		} else if (strlen(name) <= 128) {
+		} else if (strlen(name) > INGEST_NAME_MAX) {
+			answer_set(ans, 400, "error=name_too_long");
+			return -1;
+		} else {
 			char *key = xasprintf("param.%s", name);
 
 			attrs_set(&hit->attrs, key, params->v[i].value);
@@ -273,8 +301,7 @@ handle_click(struct ingest *in, const struct request_info *ri,
 	    (unsigned)conf->matcher_endpoints.n;
 	txid_generate(hit->txid, shard, hit->time_ms);
 	attrs_set(&hit->attrs, "click_ip", ri->client_ip);
-	attrs_set(&hit->attrs, "click_user_agent",
-	    ri->user_agent ? ri->user_agent : "");
+	set_header_attr(hit, "click_user_agent", ri->user_agent);
 	set_time_attr(hit, "click_time");
 	buf_init(&url);
 	tmpl_expand(offer->url, lookup_hit, hit, &url);
@@ -356,8 +383,7 @@ handle_postback(struct ingest *in, const struct request_info *ri,
 	if (attrs_get(&hit->attrs, "conversion_ip") == NULL)
 		attrs_set(&hit->attrs, "conversion_ip", ri->client_ip);
 	if (attrs_get(&hit->attrs, "user_agent") == NULL)
-		attrs_set(&hit->attrs, "user_agent",
-		    ri->user_agent ? ri->user_agent : "");
+		set_header_attr(hit, "user_agent", ri->user_agent);
 	set_time_attr(hit, "conversion_time");
 	answer_set(ans, 202, "result=accepted transaction_id=%s", hit->txid);
 	return 0;

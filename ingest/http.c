@@ -46,6 +46,7 @@ struct request {
 struct http {
 	struct ingest		*ingest;
 	struct MHD_Daemon	*daemons[HTTP_MAX_DAEMONS];
+	MHD_socket		 quiesced[HTTP_MAX_DAEMONS];
 	int			 ndaemons;
 	int			 active;	/* requests not yet completed */
 };
@@ -69,6 +70,9 @@ make_response(const struct answer *ans)
 	if (ans->location)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION,
 		    ans->location);
+	if (ans->allow)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
+		    ans->allow);
 	return resp;
 }
 
@@ -207,7 +211,9 @@ begin_request(struct request *req, const char *url, const char *method)
 		    MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (len && strtoull(len, NULL, 10) > INGEST_BODY_MAX)
 			req->early_status = 413;
-	} else if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+	} else if (strcmp(method, "GET") != 0 &&
+	    (strcmp(method, "HEAD") != 0 || req->endpoint != EP_HEALTHZ)) {
+		/* HEAD stores nothing: link previewers must not make clicks. */
 		req->early_status = 405;
 	}
 	if (req->endpoint == EP_NONE)
@@ -223,6 +229,9 @@ early_answer(struct request *req)
 		break;
 	case 405:
 		answer_set(&req->ans, 405, "error=method_not_allowed");
+		req->ans.allow = endpoint_allows_post(req->endpoint) ?
+		    "GET, POST" : req->endpoint == EP_HEALTHZ ? "GET, HEAD" :
+		    "GET";
 		break;
 	default:
 		answer_set(&req->ans, 413, "error=request_too_large");
@@ -247,6 +256,9 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		__atomic_fetch_add(&req->http->active, 1, __ATOMIC_RELAXED);
 		*con_cls = req;
 		begin_request(req, url, method);
+		/* Refuse an oversize body before it is sent at all. */
+		if (req->early_status == 413)
+			return early_answer(req);
 		return MHD_YES;
 	}
 	if (*upload_data_size > 0) {
@@ -362,6 +374,8 @@ http_start(struct ingest *in)
 	size_t i;
 
 	h->ingest = in;
+	for (i = 0; i < HTTP_MAX_DAEMONS; i++)
+		h->quiesced[i] = MHD_INVALID_SOCKET;
 	for (i = 0; i < listen->n && i < HTTP_MAX_DAEMONS; i++) {
 		h->daemons[i] = start_one(h, listen->v[i]);
 		if (h->daemons[i] == NULL) {
@@ -382,10 +396,10 @@ http_quiesce(struct http *h)
 	MHD_socket fd;
 	int i;
 
+	/* The pool threads may still use them: close after the stop. */
 	for (i = 0; i < h->ndaemons; i++) {
 		fd = MHD_quiesce_daemon(h->daemons[i]);
-		if (fd != MHD_INVALID_SOCKET)
-			close(fd);
+		h->quiesced[i] = fd;
 	}
 }
 
@@ -401,7 +415,10 @@ http_stop(struct http *h)
 	while (__atomic_load_n(&h->active, __ATOMIC_RELAXED) > 0 &&
 	    mono_ms() < deadline)
 		usleep(10000);
-	for (i = 0; i < h->ndaemons; i++)
+	for (i = 0; i < h->ndaemons; i++) {
 		MHD_stop_daemon(h->daemons[i]);
+		if (h->quiesced[i] != MHD_INVALID_SOCKET)
+			close(h->quiesced[i]);
+	}
 	free(h);
 }

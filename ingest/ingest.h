@@ -11,7 +11,10 @@
 #include "util.h"
 
 #define INGEST_BODY_MAX		(64 * 1024)
-#define INGEST_VALUE_MAX	2048
+#define INGEST_VALUE_MAX	2048	/* any parameter or header value */
+#define INGEST_NAME_MAX		128	/* an unknown parameter's name */
+#define INGEST_PARAMS_MAX	100	/* parameters of one request */
+#define INGEST_KEY_VALUE_MAX	128	/* event and order_id: part of keys */
 #define INGEST_VERDICT_WAIT_MS	2000
 
 /* What to answer; body is one text/plain line unless it is a GIF. */
@@ -19,6 +22,7 @@ struct answer {
 	int	 status;
 	char	*body;
 	char	*location;	/* for a 302 */
+	const char *allow;	/* for a 405 */
 };
 
 void	answer_set(struct answer *, int status, const char *fmt, ...)

@@ -36,6 +36,7 @@ struct spool {
 	struct job	*waiting;	/* stored conversions, oldest first */
 	struct job	*waiting_tail;
 	int		 healthy;
+	int64_t		 probe_ms;	/* when to try storing again */
 	int		 full_logged;
 	int		 closed;	/* stopped: refuse new jobs */
 };
@@ -142,6 +143,7 @@ fail_jobs(struct spool *sp, struct job *jobs, int rc)
 	struct job *next;
 
 	__atomic_store_n(&sp->healthy, 0, __ATOMIC_RELAXED);
+	sp->probe_ms = mono_ms() + 1000;
 	if (!sp->full_logged)
 		log_error("event=spool_refused reason=%s",
 		    rc == STORE_FULL ? "spool_full" : "storage_error");
@@ -285,6 +287,36 @@ expire_waiting(struct spool *sp, int all)
 	}
 }
 
+/*
+ * After a refusal, try a small write now and then, so that /healthz
+ * recovers even when no hit comes to prove that storing works again.
+ */
+static void
+probe(struct spool *sp)
+{
+	static const char key[] = "probe";
+	struct store_txn *txn;
+	unsigned char v[9];
+
+	if (spool_healthy(sp) || mono_ms() < sp->probe_ms)
+		return;
+	sp->probe_ms = mono_ms() + 1000;
+	v[0] = RECORD_VERSION;
+	wire_be64_put(v + 1, (uint64_t)now_ms());
+	if (store_begin(sp->store, 1, &txn) != STORE_OK)
+		return;
+	if (store_put(txn, DB_META, key, strlen(key), v, sizeof(v)) !=
+	    STORE_OK) {
+		store_abort(txn);
+		return;
+	}
+	if (store_commit(txn, 0) == STORE_OK) {
+		log_info("event=spool_accepting");
+		sp->full_logged = 0;
+		__atomic_store_n(&sp->healthy, 1, __ATOMIC_RELAXED);
+	}
+}
+
 static void
 reload(struct ingest *in)
 {
@@ -325,6 +357,7 @@ spool_run(struct spool *sp, struct ingest *in, struct http *http)
 		outbox_read_acks(sp->outbox, on_verdict, sp);
 		outbox_flush(sp->outbox);
 		expire_waiting(sp, 0);
+		probe(sp);
 		if (quiesced && sp->head == NULL)
 			break;
 	}

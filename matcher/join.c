@@ -19,6 +19,9 @@ static const char *const click_fields[] = {
 	"click_user_agent", "click_time", NULL
 };
 
+/* LMDB keys are at most 511 bytes. */
+#define CONVERSION_KEY_MAX	500
+
 static void
 reject(struct verdict *v, const char *reason)
 {
@@ -108,7 +111,9 @@ build_event(struct event *ev, const struct hit *click, const struct hit *hit,
 		if (v)
 			attrs_set(&ev->attrs, click_fields[i], v);
 	}
-	for (i = 0; i < click->attrs.n; i++)
+	/* Stay within what a record may carry; the hit's own come first. */
+	for (i = 0; i < click->attrs.n &&
+	    ev->attrs.n + hit->attrs.n + 8 < RECORD_ATTRS_MAX; i++)
 		if (strncmp(click->attrs.v[i].name, "param.", 6) == 0)
 			attrs_set(&ev->attrs, click->attrs.v[i].name,
 			    click->attrs.v[i].value);
@@ -209,6 +214,11 @@ join_conversion(struct matcher *m, struct store_txn *txn,
 	    "offer_id"));
 	buf_init(&key);
 	conversion_key(&key, hit, offer);
+	if (key.len > CONVERSION_KEY_MAX) {	/* ingest keeps them short */
+		buf_free(&key);
+		reject(v, "malformed");
+		return 0;
+	}
 	rc = store_get(txn, DB_CONVERSIONS, key.data, key.len, &old);
 	if (rc != STORE_OK && rc != STORE_NOTFOUND) {
 		buf_free(&key);

@@ -13,7 +13,7 @@
 #define MATCHER_POLL_MS		100
 
 static const char *const db_names[DB_COUNT] = {
-	"clicks", "conversions", "senders", "outbox", "meta"
+	"clicks", "conversions", "senders", "outbox", "meta", "dead"
 };
 
 static const char usage[] = "[-dnv] [-f file] [-s shard]";
@@ -76,8 +76,8 @@ run(struct matcher *m, struct bus_sock *router)
 			daemon_reload(m->daemon);
 		}
 		bus_poll(socks, n, -1, MATCHER_POLL_MS, readable);
-		inbox_serve(m->store, DB_SENDERS, router, m->daemon->sender_id,
-		    &hit_ops, m, m->outbox);
+		inbox_serve(m->store, DB_SENDERS, DB_DEAD, router,
+		    m->daemon->sender_id, &hit_ops, m, m->outbox);
 		outbox_read_acks(m->outbox, ignore_verdict, NULL);
 		outbox_flush(m->outbox);
 	}

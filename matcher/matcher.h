@@ -13,6 +13,7 @@ enum {
 	DB_SENDERS,		/* sender id -> highest seq applied */
 	DB_OUTBOX,		/* events for the firers */
 	DB_META,
+	DB_DEAD,		/* messages that could not be decoded */
 	DB_COUNT
 };
 
