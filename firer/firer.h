@@ -51,6 +51,8 @@ void	request_free(struct request *);
 int	rule_matches(const struct rule *, const struct event *);
 void	rule_build(const struct rule *, const struct delivery *,
 	    struct request *);
+/* The host a rule's requests go to (fixed: no macro in the host). */
+char	*rule_host(const struct rule *);
 /* The delay before attempt n (from 1), or -1 when there is none. */
 int64_t	rule_retry_delay(const struct rule *, uint32_t attempt);
 
@@ -62,9 +64,11 @@ struct store	*sched_store(struct sched *);
 /* In the caller's write transaction: a new delivery of ev by rule. */
 int		 sched_add(struct sched *, struct store_txn *,
 		    const struct rule *, const struct event *);
-/* Due deliveries (due_ms <= now), oldest first, at most max. */
+/* Due deliveries (due_ms <= now), oldest first, at most max, but for
+ * those skip() leaves for later. */
 int		 sched_due(struct sched *, int64_t now, struct delivery *,
-		    int max, int (*skip)(void *, const char *), void *);
+		    int max, int (*skip)(void *, const struct delivery *),
+		    void *);
 /* One attempt ended: log it, then drop or reschedule the delivery. */
 int		 sched_finish(struct sched *, const struct delivery *,
 		    struct attempt *, int64_t next_due_ms);

@@ -19,11 +19,17 @@
 
 static const char usage[] = "[-dnv] [-f file] [-s instance]";
 
-/* A delivery whose request is on the wire. */
+/*
+ * A delivery whose request is on the wire, or has come back and waits
+ * for its attempt to be logged (when the store refused that, we keep the
+ * outcome rather than send the request again).
+ */
 struct flight {
 	struct delivery	 d;
 	struct request	 req;
 	int64_t		 started_ms;
+	int		 landed;
+	struct outcome	 outcome;
 	struct flight	*next;
 };
 
@@ -32,7 +38,9 @@ struct firer {
 	struct sched		*sched;
 	struct deliverer	*deliverer;
 	struct flight		*flights;
-	int			 nflights;
+	int			 nflights;	/* on the wire */
+	int			 nlanded;	/* back, not yet logged */
+	int64_t			 retry_log_ms;	/* when to try logging again */
 };
 
 static void
@@ -78,27 +86,39 @@ static const struct inbox_ops event_ops = {
 };
 
 static int
-in_flight(void *arg, const char *postback_id)
-{
-	struct firer *f = arg;
-	struct flight *fl;
-
-	for (fl = f->flights; fl; fl = fl->next)
-		if (strcmp(fl->d.postback_id, postback_id) == 0)
-			return 1;
-	return 0;
-}
-
-static int
 host_busy(struct firer *f, const char *host)
 {
 	struct flight *fl;
 	uint32_t n = 0;
 
 	for (fl = f->flights; fl; fl = fl->next)
-		if (strcmp(fl->req.host, host) == 0)
+		if (!fl->landed && strcmp(fl->req.host, host) == 0)
 			n++;
 	return n >= f->daemon->conf->max_per_host;
+}
+
+/*
+ * Which due deliveries to leave for later: those already taken, and
+ * those for a host at its limit, so they hold up no other host.
+ */
+static int
+not_now(void *arg, const struct delivery *d)
+{
+	struct firer *f = arg;
+	const struct rule *r;
+	struct flight *fl;
+	char *host;
+	int busy;
+
+	for (fl = f->flights; fl; fl = fl->next)
+		if (strcmp(fl->d.postback_id, d->postback_id) == 0)
+			return 1;
+	if ((r = conf_rule(f->daemon->conf, d->rule)) == NULL)
+		return 0;
+	host = rule_host(r);
+	busy = host_busy(f, host);
+	free(host);
+	return busy;
 }
 
 static void
@@ -126,7 +146,7 @@ retryable(const struct outcome *o)
 }
 
 /* Decide what an attempt's outcome means, log it, reschedule or end. */
-static void
+static int
 finish(struct firer *f, struct flight *fl, const struct outcome *o)
 {
 	const struct rule *r = conf_rule(f->daemon->conf, fl->d.rule);
@@ -147,33 +167,80 @@ finish(struct firer *f, struct flight *fl, const struct outcome *o)
 	} else
 		a.result = ATTEMPT_FAILED;
 	if (sched_finish(f->sched, &fl->d, &a, next) != STORE_OK)
-		log_error("event=attempt_log result=failed postback_id=%s",
-		    fl->d.postback_id);
+		return -1;
 	log_info("event=attempt postback_id=%s attempt=%u result=%s "
 	    "http_status=%d transaction_id=%s rule=%s", fl->d.postback_id,
 	    fl->d.attempt, attempt_result_name(a.result), o->http_status,
 	    fl->d.event.txid, fl->d.rule);
+	return 0;
+}
+
+static void
+flight_free(struct flight *fl)
+{
+	request_free(&fl->req);
+	delivery_free(&fl->d);
+	free(fl);
+}
+
+/* Log the attempts that came back; keep those the store refuses. */
+static void
+settle(struct firer *f)
+{
+	struct flight **pp = &f->flights, *fl;
+
+	if (f->nlanded == 0 || mono_ms() < f->retry_log_ms)
+		return;
+	while ((fl = *pp) != NULL) {
+		if (!fl->landed) {
+			pp = &fl->next;
+			continue;
+		}
+		if (finish(f, fl, &fl->outcome) == -1) {
+			log_error("event=attempt_log result=failed "
+			    "postback_id=%s reason=\"store refused; holding "
+			    "new deliveries until it takes it\"",
+			    fl->d.postback_id);
+			f->retry_log_ms = mono_ms() + 1000;
+			return;
+		}
+		*pp = fl->next;
+		f->nlanded--;
+		flight_free(fl);
+	}
+}
+
+static void
+land_one(struct firer *f, struct flight *fl, const struct outcome *o)
+{
+	fl->landed = 1;
+	fl->outcome = *o;
+	f->nlanded++;
 }
 
 static void
 land(struct firer *f)
 {
-	struct flight **pp, *fl;
+	struct flight *fl;
 	struct outcome o;
 
 	while (deliver_done(f->deliverer, &o)) {
-		for (pp = &f->flights; (fl = *pp) != NULL; pp = &fl->next)
+		for (fl = f->flights; fl; fl = fl->next)
 			if (fl == o.cookie)
 				break;
 		if (fl == NULL)
 			continue;
-		*pp = fl->next;
 		f->nflights--;
-		finish(f, fl, &o);
-		request_free(&fl->req);
-		delivery_free(&fl->d);
-		free(fl);
+		land_one(f, fl, &o);
 	}
+	settle(f);
+}
+
+static void
+add_flight(struct firer *f, struct flight *fl)
+{
+	fl->next = f->flights;
+	f->flights = fl;
 }
 
 /* A delivery whose rule has gone (removed on reload) fails at once. */
@@ -186,7 +253,8 @@ fail_orphan(struct firer *f, struct flight *fl)
 	snprintf(o.snippet, sizeof(o.snippet), "rule removed from config");
 	fl->req.url = xstrdup("");
 	fl->req.host = xstrdup("");
-	finish(f, fl, &o);
+	add_flight(f, fl);
+	land_one(f, fl, &o);
 }
 
 static void
@@ -197,30 +265,29 @@ take_off(struct firer *f)
 	const struct rule *r;
 	int n, i;
 
-	if (f->nflights >= FIRER_MAX_FLIGHTS)
+	/* While the store refuses attempts, start nothing new. */
+	if (f->nflights >= FIRER_MAX_FLIGHTS || f->nlanded > 0)
 		return;
-	n = sched_due(f->sched, now_ms(), due, (int)nitems(due), in_flight, f);
+	n = sched_due(f->sched, now_ms(), due, (int)nitems(due), not_now, f);
 	for (i = 0; i < n; i++) {
 		fl = xcalloc(1, sizeof(*fl));
 		fl->d = due[i];
 		fl->started_ms = now_ms();
 		if ((r = conf_rule(f->daemon->conf, fl->d.rule)) == NULL) {
 			fail_orphan(f, fl);
-		} else {
-			rule_build(r, &fl->d, &fl->req);
-			if (!host_busy(f, fl->req.host) &&
-			    f->nflights < FIRER_MAX_FLIGHTS &&
-			    deliver_start(f->deliverer, &fl->req, fl) == 0) {
-				fl->next = f->flights;
-				f->flights = fl;
-				f->nflights++;
-				continue;
-			}
+			continue;
 		}
-		request_free(&fl->req);
-		delivery_free(&fl->d);
-		free(fl);
+		rule_build(r, &fl->d, &fl->req);
+		if (!host_busy(f, fl->req.host) &&
+		    f->nflights < FIRER_MAX_FLIGHTS &&
+		    deliver_start(f->deliverer, &fl->req, fl) == 0) {
+			add_flight(f, fl);
+			f->nflights++;
+			continue;
+		}
+		flight_free(fl);
 	}
+	settle(f);
 }
 
 static void
@@ -246,6 +313,20 @@ run(struct firer *f, struct bus_sock *router)
 	while (f->nflights > 0 && mono_ms() < deadline) {
 		deliver_wait(f->deliverer, -1, 50);
 		land(f);
+	}
+	f->retry_log_ms = 0;
+	settle(f);
+}
+
+/* What is still on the wire stays scheduled: it goes again next time. */
+static void
+free_flights(struct firer *f)
+{
+	struct flight *fl;
+
+	while ((fl = f->flights) != NULL) {
+		f->flights = fl->next;
+		flight_free(fl);
 	}
 }
 
@@ -274,8 +355,10 @@ main(int argc, char **argv)
 	log_info("event=ready sender=%s endpoint=%s rules=%zu", d.sender_id,
 	    d.conf->firer_endpoints.v[d.instance], d.conf->nrules);
 	run(&f, router);
-	log_info("event=stopped in_flight=%d", f.nflights);
+	log_info("event=stopped in_flight=%d unlogged=%d", f.nflights,
+	    f.nlanded);
 	deliver_free(f.deliverer);
+	free_flights(&f);
 	bus_close(router);
 	bus_free(bus);
 	sched_close(f.sched);

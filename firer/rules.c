@@ -87,6 +87,12 @@ url_host(const char *url)
 	return xstrndup(p, n);
 }
 
+char *
+rule_host(const struct rule *r)
+{
+	return url_host(tmpl_source(r->url));
+}
+
 static int
 has_content_type(const struct rule *r)
 {

@@ -17,6 +17,8 @@ static const char *const db_names[DB_COUNT] = {
 	"dead"
 };
 
+#define SCHED_SCAN_MAX	4096
+
 struct sched {
 	struct store	*store;
 	int		 instance;
@@ -168,27 +170,27 @@ sched_add(struct sched *s, struct store_txn *txn, const struct rule *r,
 
 int
 sched_due(struct sched *s, int64_t now, struct delivery *out, int max,
-    int (*skip)(void *, const char *), void *arg)
+    int (*skip)(void *, const struct delivery *), void *arg)
 {
 	struct store_txn *txn;
 	struct store_cursor *c = NULL;
 	struct store_val k, v;
 	char pid[RECORD_ID_MAX + 1];
-	int n = 0, rc;
+	int n = 0, scanned = 0, rc;
 
 	if (store_begin(s->store, 0, &txn) != STORE_OK)
 		return 0;
 	if (store_cursor_open(txn, DB_SCHEDULE, &c) != STORE_OK)
 		goto done;
+	/* Bounded, so a long line for a busy host costs little per call. */
 	for (rc = store_cursor_seek(c, NULL, 0, &k, NULL);
-	    rc == STORE_OK && n < max; rc = store_cursor_next(c, &k, NULL)) {
+	    rc == STORE_OK && n < max && scanned++ < SCHED_SCAN_MAX;
+	    rc = store_cursor_next(c, &k, NULL)) {
 		if (k.len != SCHED_KEY_LEN ||
 		    (int64_t)wire_be64_get(k.data) > now)
 			break;
 		memcpy(pid, (const char *)k.data + 8, RECORD_ID_MAX);
 		pid[RECORD_ID_MAX] = '\0';
-		if (skip(arg, pid))
-			continue;
 		if (store_get(txn, DB_DELIVERIES, pid, strlen(pid), &v) !=
 		    STORE_OK)
 			continue;
@@ -196,6 +198,10 @@ sched_due(struct sched *s, int64_t now, struct delivery *out, int max,
 		if (get_delivery(&v, &out[n]) == -1) {
 			log_error("event=corrupt_record db=deliveries "
 			    "postback_id=%s", pid);
+			delivery_free(&out[n]);
+			continue;
+		}
+		if (skip(arg, &out[n])) {
 			delivery_free(&out[n]);
 			continue;
 		}
