@@ -102,6 +102,14 @@ def test_sighup_reloads_rules_and_keeps_old_on_error():
         c.wait_log("firer-0", "event=reload result=failed")
         convert()
         assert recv.wait_for(3)[2]["path"] == "/b"
+        # Where a daemon listens and whom it talks to needs a restart.
+        with open(c.conf, "w") as f:
+            f.write(base.replace("ingest listen 127.0.0.1:",
+                                 "ingest listen 127.0.0.2:"))
+        c.procs["ingest-0"].send_signal(signal.SIGHUP)
+        c.wait_log("ingest-0", "change only on a restart")
+        convert()
+        assert recv.wait_for(4)[3]["path"] == "/b"
         assert all(s == 0 for s in c.stop_all().values())
     recv.close()
 

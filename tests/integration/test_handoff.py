@@ -1,0 +1,93 @@
+"""The hand-off protocol seen from the wire: a hostile or broken sender
+talks ZeroMQ to the matcher directly."""
+
+import struct
+import time
+
+import zmq
+
+from harness import Receiver, cluster_of, get, kv, main
+
+MSG_HITS, MSG_ACK = 1, 3
+WIRE_VERSION = 1
+
+
+def wire_str(s):
+    b = s.encode()
+    return struct.pack(">I", len(b)) + b
+
+
+def batch(sender, seq, records, base=None):
+    head = struct.pack(">BB", WIRE_VERSION, MSG_HITS) + wire_str(sender)
+    head += struct.pack(">QI", seq, len(records))
+    head += struct.pack(">Q", seq if base is None else base)
+    return head + b"".join(struct.pack(">I", len(r)) + r for r in records)
+
+
+def read_ack(sock):
+    if not sock.poll(10000):
+        raise AssertionError("no ack")
+    msg = sock.recv()
+    version, kind = struct.unpack(">BB", msg[:2])
+    n = struct.unpack(">I", msg[2:6])[0]
+    seq = struct.unpack(">Q", msg[6 + n:14 + n])[0]
+    assert (version, kind) == (WIRE_VERSION, MSG_ACK), msg
+    return seq
+
+
+def dealer(c, identity):
+    ctx = zmq.Context.instance()
+    s = ctx.socket(zmq.DEALER)
+    s.setsockopt(zmq.LINGER, 0)
+    s.setsockopt(zmq.ROUTING_ID, identity.encode())
+    s.connect("ipc://%s/matcher-0.sock" % c.dir)
+    return s
+
+
+CONF = ('global-token g1\noffer o1 url "http://127.0.0.1:9/?t={transaction_id}"'
+        '\npostback aff on conversion url "%s?t={transaction_id}"')
+
+
+def test_undecodable_batch_is_kept_and_acked():
+    recv = Receiver()
+    with cluster_of(CONF % recv.url("/pb")) as c:
+        c.start_all()
+        s = dealer(c, "evil-0/0000000000000000")
+        s.send(batch("evil-0/0000000000000000", 1, [b"\x01garbage"]))
+        assert read_ack(s) == 1
+        c.wait_log("matcher-0", "event=dead_letter sender=evil-0/")
+        # A resend of the same batch is a duplicate: acked, not kept again.
+        s.send(batch("evil-0/0000000000000000", 1, [b"\x01garbage"]))
+        assert read_ack(s) == 1
+        assert c.log_text("matcher-0").count("event=dead_letter") == 1
+        # A truncated envelope gets no ack and changes nothing.
+        s.send(b"\x01\x01\x00")
+        # The real stream goes on.
+        _, h, _ = get(c.base() + "/click?offer_id=o1&publisher=p")
+        tx = h["location"].split("t=")[1]
+        status, _, body = get(c.base() + "/postback?secure=g1"
+                              "&transaction_id=" + tx)
+        assert status == 200 and kv(body)["result"] == "approved", body
+        assert recv.wait_for(1)[0]["query"]["t"] == [tx]
+        s.close()
+        assert all(v == 0 for v in c.stop_all().values())
+    recv.close()
+
+
+def test_gap_is_refused_and_base_is_taken_up():
+    with cluster_of(CONF % "http://127.0.0.1:9/") as c:
+        c.start("matcher")
+        s = dealer(c, "probe-0/0000000000000001")
+        # A new sender starting at 5 (it holds nothing below): taken up.
+        s.send(batch("probe-0/0000000000000001", 5, [b"\x01x"]))
+        assert read_ack(s) == 5
+        # 7 before 6: refused; the ack says where the receiver is.
+        s.send(batch("probe-0/0000000000000001", 7, [b"\x01x"], base=6))
+        assert read_ack(s) == 5
+        s.close()
+        assert all(v == 0 for v in c.stop_all().values())
+
+
+if __name__ == "__main__":
+    main([test_undecodable_batch_is_kept_and_acked,
+          test_gap_is_refused_and_base_is_taken_up])
