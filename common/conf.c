@@ -197,36 +197,6 @@ oerr(struct parser *ps, const char *fmt, ...)
  * Small containers.
  */
 
-static void
-strlist_add(struct strlist *l, const char *s)
-{
-	l->v = xreallocarray(l->v, l->n + 1, sizeof(*l->v));
-	l->v[l->n++] = xstrdup(s);
-}
-
-static int
-strlist_has(const struct strlist *l, const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++)
-		if (strcmp(l->v[i], s) == 0)
-			return 1;
-	return 0;
-}
-
-static void
-strlist_free(struct strlist *l)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
-	l->v = NULL;
-	l->n = 0;
-}
-
 /* Split "a,b,c"; return -1 if an item is empty (the rest still added). */
 static int
 split_list(const char *s, struct strlist *l)

@@ -24,11 +24,6 @@ enum service {
 
 const char *service_name(int);
 
-struct strlist {
-	char	**v;
-	size_t	  n;
-};
-
 struct offer {
 	char		*id;
 	struct tmpl	*url;		/* TMPL_URL */

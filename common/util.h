@@ -27,6 +27,7 @@ void	*xreallocarray(void *, size_t, size_t);
 char	*xstrdup(const char *);
 char	*xstrndup(const char *, size_t);
 char	*xasprintf(const char *, ...) PRINTF_LIKE(1, 2);
+char	*xvasprintf(const char *, va_list) PRINTF_LIKE(1, 0);
 
 /* A growable byte buffer; data is always NUL-terminated for convenience. */
 struct buf {
@@ -45,6 +46,16 @@ void	 buf_adds(struct buf *, const char *);
 void	 buf_printf(struct buf *, const char *, ...) PRINTF_LIKE(2, 3);
 void	 buf_vprintf(struct buf *, const char *, va_list) PRINTF_LIKE(2, 0);
 char	*buf_release(struct buf *);
+
+/* A list of strings, each owned by the list. */
+struct strlist {
+	char	**v;
+	size_t	  n;
+};
+
+void	 strlist_add(struct strlist *, const char *);
+int	 strlist_has(const struct strlist *, const char *);
+void	 strlist_free(struct strlist *);
 
 /* Clocks in milliseconds: wall time since the epoch, and monotonic time. */
 int64_t	 now_ms(void);

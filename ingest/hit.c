@@ -69,16 +69,13 @@ endpoint_allows_post(enum endpoint ep)
 void
 answer_set(struct answer *a, int status, const char *fmt, ...)
 {
-	struct buf b;
 	va_list ap;
 
-	buf_init(&b);
-	va_start(ap, fmt);
-	buf_vprintf(&b, fmt, ap);
-	va_end(ap);
 	free(a->body);
+	va_start(ap, fmt);
+	a->body = xvasprintf(fmt, ap);
+	va_end(ap);
 	a->status = status;
-	a->body = buf_release(&b);
 }
 
 void

@@ -11,25 +11,6 @@
 
 #include "logview.h"
 
-void
-filter_list_add(struct strlist *l, const char *s)
-{
-	l->v = xreallocarray(l->v, l->n + 1, sizeof(*l->v));
-	l->v[l->n++] = xstrdup(s);
-}
-
-void
-filter_list_free(struct strlist *l)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
-	l->v = NULL;
-	l->n = 0;
-}
-
 /* An empty list places no condition. */
 static int
 list_match(const struct strlist *l, const char *s)
@@ -229,7 +210,7 @@ filter_add_txid(struct filter *f, const char *id)
 	}
 	/* One seek per id: asking twice would print the rows twice. */
 	if (f->txids.n == 0 || !list_match(&f->txids, id))
-		filter_list_add(&f->txids, id);
+		strlist_add(&f->txids, id);
 	return 0;
 }
 
@@ -262,10 +243,10 @@ filter_match(const struct filter *f, const struct attempt *a)
 void
 filter_free(struct filter *f)
 {
-	filter_list_free(&f->txids);
-	filter_list_free(&f->postbacks);
-	filter_list_free(&f->rules);
-	filter_list_free(&f->offers);
-	filter_list_free(&f->publishers);
+	strlist_free(&f->txids);
+	strlist_free(&f->postbacks);
+	strlist_free(&f->rules);
+	strlist_free(&f->offers);
+	strlist_free(&f->publishers);
 	free(f->statuses);
 }

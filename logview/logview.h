@@ -72,8 +72,6 @@ struct filter {
 struct source;
 
 /* filter.c */
-void	filter_list_add(struct strlist *, const char *);
-void	filter_list_free(struct strlist *);
 /* opt names the option in the message if s is not a time; -1 then. */
 int	filter_parse_time(const char *opt, const char *s, int64_t now,
 	    int64_t *out);

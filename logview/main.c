@@ -82,7 +82,7 @@ parse_option(int ch, const char *arg, int64_t now, struct opts *o,
 {
 	switch (ch) {
 	case 'd':
-		filter_list_add(&o->dirs, arg);
+		strlist_add(&o->dirs, arg);
 		return 0;
 	case 'f':
 		o->conf_file = arg;
@@ -100,16 +100,16 @@ parse_option(int ch, const char *arg, int64_t now, struct opts *o,
 	case OPT_UNTIL:
 		return filter_parse_time("--until", arg, now, &f->until);
 	case OPT_POSTBACK:
-		filter_list_add(&f->postbacks, arg);
+		strlist_add(&f->postbacks, arg);
 		return 0;
 	case OPT_RULE:
-		filter_list_add(&f->rules, arg);
+		strlist_add(&f->rules, arg);
 		return 0;
 	case OPT_OFFER:
-		filter_list_add(&f->offers, arg);
+		strlist_add(&f->offers, arg);
 		return 0;
 	case OPT_PUBLISHER:
-		filter_list_add(&f->publishers, arg);
+		strlist_add(&f->publishers, arg);
 		return 0;
 	case OPT_STATUS:
 		return filter_add_status(f, arg);
@@ -175,7 +175,7 @@ config_dirs(const char *file, struct strlist *dirs)
 	}
 	for (i = 0; i < conf->firer_endpoints.n; i++) {
 		dir = conf_instance_dir(conf, SERVICE_FIRER, (int)i);
-		filter_list_add(dirs, dir);
+		strlist_add(dirs, dir);
 		free(dir);
 	}
 	conf_free(conf);
@@ -221,6 +221,6 @@ main(int argc, char *argv[])
 done:
 	output_free(&out);
 	filter_free(&filter);
-	filter_list_free(&opts.dirs);
+	strlist_free(&opts.dirs);
 	return status;
 }
