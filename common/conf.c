@@ -1753,6 +1753,40 @@ conf_alias(const struct conf *c, const char *offer_id, const char *theirs)
 	return any;
 }
 
+static int
+cidr_contains(const struct cidr *c, int family, const unsigned char *addr)
+{
+	unsigned i, bits;
+
+	if (c->family != family)
+		return 0;
+	for (i = 0; i * 8 < c->prefix; i++) {
+		bits = c->prefix - i * 8 >= 8 ? 8 : c->prefix - i * 8;
+		if ((addr[i] ^ c->addr[i]) & (unsigned char)(0xff << (8 - bits)))
+			return 0;
+	}
+	return 1;
+}
+
+int
+conf_trusted_proxy(const struct conf *c, const char *ip)
+{
+	unsigned char addr[16];
+	int family;
+	size_t i;
+
+	if (inet_pton(AF_INET, ip, addr) == 1)
+		family = AF_INET;
+	else if (inet_pton(AF_INET6, ip, addr) == 1)
+		family = AF_INET6;
+	else
+		return 0;
+	for (i = 0; i < c->ntrust_proxy; i++)
+		if (cidr_contains(&c->trust_proxy[i], family, addr))
+			return 1;
+	return 0;
+}
+
 char *
 conf_instance_dir(const struct conf *c, int service, int instance)
 {

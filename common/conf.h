@@ -133,6 +133,8 @@ const struct rule	*conf_rule(const struct conf *, const char *name);
 /* Our name for an advertiser's parameter name, or NULL. */
 const char		*conf_alias(const struct conf *, const char *offer_id,
 			    const char *theirs);
+/* Whether ip (text) is in an "ingest trust-proxy" network. */
+int			 conf_trusted_proxy(const struct conf *, const char *ip);
 /* The directory of one service instance: DATA-DIR/ingest-0, ... */
 char			*conf_instance_dir(const struct conf *, int service,
 			    int instance);

@@ -26,6 +26,8 @@ struct dest {
 
 struct outbox {
 	struct store	*store;
+	uint64_t	 bytes;		/* of records not yet deleted */
+	uint64_t	 tentative_bytes;
 	int		 db;
 	int		 meta_db;
 	enum msg_type	 type;
@@ -78,7 +80,7 @@ load_dest(struct outbox *ob, struct store_txn *txn, unsigned d)
 {
 	struct dest *dst = &ob->dests[d];
 	struct store_cursor *c;
-	struct store_val k;
+	struct store_val k, v;
 	unsigned char key[OUTBOX_KEY_LEN];
 	char mkey[32];
 	uint64_t next = 1, first = 0, last = 0;
@@ -89,7 +91,7 @@ load_dest(struct outbox *ob, struct store_txn *txn, unsigned d)
 	if (store_cursor_open(txn, ob->db, &c) != STORE_OK)
 		return -1;
 	outbox_key(key, d, 0);
-	rc = store_cursor_seek(c, key, sizeof(key), &k, NULL);
+	rc = store_cursor_seek(c, key, sizeof(key), &k, &v);
 	while (rc == STORE_OK && k.len == OUTBOX_KEY_LEN &&
 	    memcmp(k.data, key, 2) == 0) {
 		uint64_t seq = wire_be64_get((const unsigned char *)k.data + 2);
@@ -97,7 +99,8 @@ load_dest(struct outbox *ob, struct store_txn *txn, unsigned d)
 		if (first == 0)
 			first = seq;
 		last = seq;
-		rc = store_cursor_next(c, &k, NULL);
+		ob->bytes += v.len;
+		rc = store_cursor_next(c, &k, &v);
 	}
 	store_cursor_close(c);
 	if (last + 1 > next)
@@ -141,6 +144,7 @@ outbox_open(struct store *store, int db, int meta_db, struct bus *bus,
 		}
 	}
 	store_abort(txn);
+	ob->tentative_bytes = ob->bytes;
 	return ob;
 fail:
 	outbox_close(ob);
@@ -185,6 +189,7 @@ outbox_add(struct outbox *ob, struct store_txn *txn, unsigned d,
 	if (seq)
 		*seq = dst->tentative;
 	dst->tentative++;
+	ob->tentative_bytes += len;
 	return STORE_OK;
 }
 
@@ -195,6 +200,7 @@ outbox_committed(struct outbox *ob)
 
 	for (d = 0; d < ob->ndests; d++)
 		ob->dests[d].next = ob->dests[d].tentative;
+	ob->bytes = ob->tentative_bytes;
 }
 
 void
@@ -204,6 +210,7 @@ outbox_aborted(struct outbox *ob)
 
 	for (d = 0; d < ob->ndests; d++)
 		ob->dests[d].tentative = ob->dests[d].next;
+	ob->tentative_bytes = ob->bytes;
 }
 
 /* Build one batch starting after dst->sent; returns its record count. */
@@ -286,21 +293,38 @@ outbox_flush(struct outbox *ob)
 /* Delete up to OUTBOX_TRIM_MAX acknowledged records of dest. */
 static int
 delete_acked(struct outbox *ob, struct store_txn *txn, unsigned d,
-    uint64_t *upto)
+    uint64_t *upto, uint64_t *freed)
 {
 	struct dest *dst = &ob->dests[d];
-	unsigned char key[OUTBOX_KEY_LEN];
+	unsigned char key[OUTBOX_KEY_LEN], last[OUTBOX_KEY_LEN];
+	struct store_cursor *c;
+	struct store_val k, v;
 	char mkey[32];
-	uint64_t seq;
+	int rc;
 
 	*upto = dst->acked;
 	if (*upto - dst->deleted > OUTBOX_TRIM_MAX)
 		*upto = dst->deleted + OUTBOX_TRIM_MAX;
-	for (seq = dst->deleted + 1; seq <= *upto; seq++) {
-		outbox_key(key, d, seq);
-		if (store_del(txn, ob->db, key, sizeof(key)) == STORE_ERROR)
+	if (*upto == dst->deleted)
+		return 0;
+	if (store_cursor_open(txn, ob->db, &c) != STORE_OK)
+		return -1;
+	outbox_key(key, d, dst->deleted + 1);
+	outbox_key(last, d, *upto);
+	/* After a delete the cursor stands on the next record already. */
+	for (rc = store_cursor_seek(c, key, sizeof(key), &k, &v);
+	    rc == STORE_OK && k.len == OUTBOX_KEY_LEN &&
+	    memcmp(k.data, last, sizeof(last)) <= 0;
+	    rc = store_cursor_next(c, &k, &v)) {
+		*freed += v.len;
+		if (store_cursor_del(c) != STORE_OK) {
+			store_cursor_close(c);
 			return -1;
+		}
 	}
+	store_cursor_close(c);
+	if (rc == STORE_ERROR)
+		return -1;
 	meta_next_key(mkey, sizeof(mkey), d);
 	return put_seq(txn, ob->meta_db, mkey, dst->next) == STORE_OK ? 0 : -1;
 }
@@ -313,7 +337,7 @@ delete_acked(struct outbox *ob, struct store_txn *txn, unsigned d,
 static void
 trim(struct outbox *ob)
 {
-	uint64_t upto[OUTBOX_DESTS_MAX];
+	uint64_t upto[OUTBOX_DESTS_MAX], freed = 0;
 	struct store_txn *txn;
 	unsigned d;
 
@@ -323,7 +347,7 @@ trim(struct outbox *ob)
 	if (d == ob->ndests || store_begin(ob->store, 1, &txn) != STORE_OK)
 		return;
 	for (d = 0; d < ob->ndests; d++) {
-		if (delete_acked(ob, txn, d, &upto[d]) == -1) {
+		if (delete_acked(ob, txn, d, &upto[d], &freed) == -1) {
 			store_abort(txn);
 			return;
 		}
@@ -334,6 +358,8 @@ trim(struct outbox *ob)
 	}
 	for (d = 0; d < ob->ndests; d++)
 		ob->dests[d].deleted = upto[d];
+	ob->bytes -= freed;
+	ob->tentative_bytes -= freed;
 }
 
 static void
@@ -379,6 +405,12 @@ outbox_read_acks(struct outbox *ob, outbox_verdict_fn fn, void *arg)
 	}
 	buf_free(&msg);
 	trim(ob);
+}
+
+uint64_t
+outbox_bytes(const struct outbox *ob)
+{
+	return ob->tentative_bytes;
 }
 
 uint64_t

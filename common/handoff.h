@@ -62,6 +62,8 @@ void		 outbox_aborted(struct outbox *);
 void		 outbox_flush(struct outbox *);
 /* Read and apply acks from every destination socket. */
 void		 outbox_read_acks(struct outbox *, outbox_verdict_fn, void *);
+/* Bytes of the records in the outbox (the open transaction's too). */
+uint64_t	 outbox_bytes(const struct outbox *);
 /* Records written but not yet acknowledged, over all destinations. */
 uint64_t	 outbox_pending(const struct outbox *);
 /* The sockets, for polling. */

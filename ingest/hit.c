@@ -3,6 +3,7 @@
  * aliases, the transaction id of a click and its redirect.  No HTTP
  * library here: http.c hands over decoded parameters.
  */
+#include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,19 @@ static const char *const postback_params[] = {
 	"adv_sub_id_2", "adv_sub_id_3", "adv_sub_id_4",
 	"external_transaction_id", "user_email", "device_id",
 	"conversion_ip", "user_agent", NULL
+};
+
+static const char *const clickless_params[] = {
+	"secure", "offer_id", "publisher", "sub_id", "sub_id_2", "sub_id_3",
+	"sub_id_4", "sub_id_5", "source", "session_time", "conversion_ip",
+	"user_agent", "revenue", "payout", "currency", "purchase_value",
+	"adv_sub_id", "adv_sub_id_2", "adv_sub_id_3", "adv_sub_id_4",
+	"external_transaction_id", "user_email", "device_id", "event",
+	"status", "reason", "order_id", NULL
+};
+
+static const char *const reject_params[] = {
+	"secure", "transaction_id", "reason", "event", "order_id", NULL
 };
 
 static const char *const amount_params[] = {
@@ -76,6 +90,15 @@ answer_set(struct answer *a, int status, const char *fmt, ...)
 	a->body = xvasprintf(fmt, ap);
 	va_end(ap);
 	a->status = status;
+}
+
+void
+answer_gif(struct answer *a)
+{
+	free(a->body);
+	a->body = NULL;
+	a->status = 200;
+	a->gif = 1;
 }
 
 void
@@ -154,6 +177,49 @@ form_decode(const char *body, size_t len, struct attrs *params)
 	buf_free(&name);
 	buf_free(&value);
 	return rc;
+}
+
+/*
+ * The client of a request that came through trusted proxies: walk
+ * X-Forwarded-For from the right, past the proxies we trust; the first
+ * address we do not trust is the client.
+ */
+void
+client_address(const struct conf *conf, const char *peer, const char *xff,
+    char *out, size_t size)
+{
+	char item[64];
+	const char *end, *seg, *start;
+	size_t n;
+
+	snprintf(out, size, "%s", peer);
+	if (xff == NULL || !conf_trusted_proxy(conf, peer))
+		return;
+	end = xff + strlen(xff);
+	while (end > xff) {
+		for (seg = end; seg > xff && seg[-1] != ','; seg--)
+			;
+		start = seg;
+		while (start < end && (*start == ' ' || *start == '\t'))
+			start++;
+		n = (size_t)(end - start);
+		while (n > 0 && (start[n - 1] == ' ' || start[n - 1] == '\t'))
+			n--;
+		if (n == 0 || n >= sizeof(item))
+			return;		/* malformed: keep what we know */
+		memcpy(item, start, n);
+		item[n] = '\0';
+		if (!conf_trusted_proxy(conf, item)) {
+			unsigned char a[16];
+
+			if (inet_pton(AF_INET, item, a) == 1 ||
+			    inet_pton(AF_INET6, item, a) == 1)
+				snprintf(out, size, "%s", item);
+			return;
+		}
+		snprintf(out, size, "%s", item);
+		end = seg > xff ? seg - 1 : xff;
+	}
 }
 
 static int
@@ -272,15 +338,26 @@ set_time_attr(struct hit *hit, const char *name)
 	attrs_set(&hit->attrs, name, secs);
 }
 
+/* A new transaction: spread over the shards in turn. */
+static void
+new_transaction(struct ingest *in, struct hit *hit)
+{
+	unsigned shard;
+
+	shard = __atomic_fetch_add(&in->next_shard, 1, __ATOMIC_RELAXED) %
+	    (unsigned)in->daemon->conf->matcher_endpoints.n;
+	txid_generate(hit->txid, shard, hit->time_ms);
+}
+
+/* A click, or an impression (kind) which is answered with the GIF. */
 static int
 handle_click(struct ingest *in, const struct request_info *ri,
-    struct hit *hit, struct answer *ans)
+    struct hit *hit, struct answer *ans, int kind)
 {
 	const struct conf *conf = in->daemon->conf;
 	const char *offer_id = param(conf, NULL, ri->params, "offer_id");
 	const struct offer *offer;
 	struct buf url;
-	unsigned shard;
 
 	if (require(offer_id, "offer_id", ans) == -1 ||
 	    require(param(conf, offer_id, ri->params, "publisher"),
@@ -293,13 +370,15 @@ handle_click(struct ingest *in, const struct request_info *ri,
 	if (copy_params(conf, offer_id, ri->params, click_params, hit,
 	    ans) == -1)
 		return -1;
-	hit->kind = HIT_CLICK;
-	shard = __atomic_fetch_add(&in->next_shard, 1, __ATOMIC_RELAXED) %
-	    (unsigned)conf->matcher_endpoints.n;
-	txid_generate(hit->txid, shard, hit->time_ms);
+	hit->kind = (uint8_t)kind;
+	new_transaction(in, hit);
 	attrs_set(&hit->attrs, "click_ip", ri->client_ip);
 	set_header_attr(hit, "click_user_agent", ri->user_agent);
 	set_time_attr(hit, "click_time");
+	if (kind == HIT_IMPRESSION) {
+		answer_gif(ans);
+		return 0;
+	}
 	buf_init(&url);
 	tmpl_expand(offer->url, lookup_hit, hit, &url);
 	ans->location = buf_release(&url);
@@ -356,34 +435,116 @@ check_conversion_values(const struct hit *hit, struct answer *ans)
 	return 0;
 }
 
-static int
-handle_postback(struct ingest *in, const struct request_info *ri,
-    struct hit *hit, struct answer *ans)
+/* Where the conversion happened, unless the advertiser says. */
+static void
+set_conversion_context(const struct request_info *ri, struct hit *hit)
 {
-	const struct conf *conf = in->daemon->conf;
-	const char *offer_id, *txid;
+	if (attrs_get(&hit->attrs, "conversion_ip") == NULL)
+		attrs_set(&hit->attrs, "conversion_ip", ri->client_ip);
+	if (attrs_get(&hit->attrs, "user_agent") == NULL)
+		set_header_attr(hit, "user_agent", ri->user_agent);
+	set_time_attr(hit, "conversion_time");
+}
+
+/* The token, then a checked transaction_id, for a known transaction. */
+static int
+token_and_transaction(const struct conf *conf, const struct request_info *ri,
+    struct hit *hit, const char **offer_id, struct answer *ans)
+{
+	const char *txid;
 
 	if (check_token(conf, param(conf, NULL, ri->params, "secure"), hit,
-	    &offer_id, ans) == -1)
+	    offer_id, ans) == -1)
 		return -1;
-	txid = param(conf, offer_id, ri->params, "transaction_id");
+	txid = param(conf, *offer_id, ri->params, "transaction_id");
 	if (require(txid, "transaction_id", ans) == -1)
 		return -1;
 	if (txid_parse(txid, hit->txid) == -1) {
 		answer_set(ans, 400, "error=bad_transaction_id");
 		return -1;
 	}
-	if (copy_params(conf, offer_id, ri->params, postback_params, hit,
+	return 0;
+}
+
+/* A postback, or a pixel (kind): the same parameters. */
+static int
+handle_postback(struct ingest *in, const struct request_info *ri,
+    struct hit *hit, struct answer *ans, int kind)
+{
+	const struct conf *conf = in->daemon->conf;
+	const char *offer_id;
+
+	if (token_and_transaction(conf, ri, hit, &offer_id, ans) == -1 ||
+	    copy_params(conf, offer_id, ri->params, postback_params, hit,
 	    ans) == -1 || check_conversion_values(hit, ans) == -1)
 		return -1;
-	hit->kind = HIT_POSTBACK;
-	if (attrs_get(&hit->attrs, "conversion_ip") == NULL)
-		attrs_set(&hit->attrs, "conversion_ip", ri->client_ip);
-	if (attrs_get(&hit->attrs, "user_agent") == NULL)
-		set_header_attr(hit, "user_agent", ri->user_agent);
+	hit->kind = (uint8_t)kind;
+	set_conversion_context(ri, hit);
+	if (kind == HIT_PIXEL)
+		answer_gif(ans);
+	else
+		answer_set(ans, 202, "result=accepted transaction_id=%s",
+		    hit->txid);
+	return 0;
+}
+
+/* A conversion without a click: it gets a transaction of its own. */
+static int
+handle_clickless(struct ingest *in, const struct request_info *ri,
+    struct hit *hit, struct answer *ans)
+{
+	const struct conf *conf = in->daemon->conf;
+	const char *offer_id = param(conf, NULL, ri->params, "offer_id");
+	const char *token_offer;
+
+	if (check_token(conf, param(conf, offer_id, ri->params, "secure"),
+	    hit, &token_offer, ans) == -1 ||
+	    require(offer_id, "offer_id", ans) == -1)
+		return -1;
+	if (conf_offer(conf, offer_id) == NULL) {
+		answer_set(ans, 404, "error=unknown_offer");
+		return -1;
+	}
+	if (copy_params(conf, offer_id, ri->params, clickless_params, hit,
+	    ans) == -1 || check_conversion_values(hit, ans) == -1)
+		return -1;
+	hit->kind = HIT_CLICKLESS;
+	new_transaction(in, hit);
+	set_conversion_context(ri, hit);
+	answer_set(ans, 202, "result=accepted transaction_id=%s", hit->txid);
+	return 0;
+}
+
+/* The advertiser takes a conversion back. */
+static int
+handle_reject(struct ingest *in, const struct request_info *ri,
+    struct hit *hit, struct answer *ans)
+{
+	const struct conf *conf = in->daemon->conf;
+	const char *offer_id;
+
+	if (token_and_transaction(conf, ri, hit, &offer_id, ans) == -1 ||
+	    copy_params(conf, offer_id, ri->params, reject_params, hit,
+	    ans) == -1)
+		return -1;
+	hit->kind = HIT_REJECT;
 	set_time_attr(hit, "conversion_time");
 	answer_set(ans, 202, "result=accepted transaction_id=%s", hit->txid);
 	return 0;
+}
+
+/*
+ * A pixel always gets its GIF, so that no broken image shows on the
+ * advertiser's page; what went wrong goes to the log.
+ */
+static void
+pixel_error(const struct request_info *ri, struct answer *ans)
+{
+	char why[256];
+
+	log_info("event=pixel result=refused status=%d answer=%s ip=%s",
+	    ans->status, log_value(why, sizeof(why), ans->body), ri->client_ip);
+	answer_gif(ans);
 }
 
 int
@@ -397,10 +558,23 @@ hit_handle(struct ingest *in, const struct request_info *ri, struct job *job,
 	hit.time_ms = now_ms();
 	switch (ri->endpoint) {
 	case EP_CLICK:
-		rc = handle_click(in, ri, &hit, ans);
+		rc = handle_click(in, ri, &hit, ans, HIT_CLICK);
+		break;
+	case EP_IMPRESSION:
+		rc = handle_click(in, ri, &hit, ans, HIT_IMPRESSION);
 		break;
 	case EP_POSTBACK:
-		rc = handle_postback(in, ri, &hit, ans);
+		rc = handle_postback(in, ri, &hit, ans, HIT_POSTBACK);
+		break;
+	case EP_PIXEL:
+		if ((rc = handle_postback(in, ri, &hit, ans, HIT_PIXEL)) != 0)
+			pixel_error(ri, ans);
+		break;
+	case EP_CLICKLESS:
+		rc = handle_clickless(in, ri, &hit, ans);
+		break;
+	case EP_REJECT:
+		rc = handle_reject(in, ri, &hit, ans);
 		break;
 	case EP_HEALTHZ:
 		if (spool_healthy(in->spool))
@@ -417,6 +591,8 @@ hit_handle(struct ingest *in, const struct request_info *ri, struct job *job,
 		job->shard = txid_shard(hit.txid) %
 		    (unsigned)in->daemon->conf->matcher_endpoints.n;
 		job->conversion = hit_kind_is_conversion(hit.kind);
+		/* A pixel is answered once stored: its verdict is logged. */
+		job->wait = job->conversion && hit.kind != HIT_PIXEL;
 		memcpy(job->txid, hit.txid, sizeof(job->txid));
 	}
 	hit_free(&hit);

@@ -51,12 +51,32 @@ struct http {
 	int			 active;	/* requests not yet completed */
 };
 
+/* The 43-byte transparent 1x1 GIF of /impression and /pixel. */
+static const unsigned char gif[43] = {
+	'G', 'I', 'F', '8', '9', 'a', 0x01, 0x00, 0x01, 0x00, 0x80, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01,
+	0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00,
+	0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b
+};
+
 static struct MHD_Response *
 make_response(const struct answer *ans)
 {
 	struct MHD_Response *resp;
-	char *text = xasprintf("%s\n", ans->body ? ans->body : "");
+	char *text;
 
+	if (ans->gif) {
+		resp = MHD_create_response_from_buffer(sizeof(gif),
+		    (void *)(uintptr_t)gif, MHD_RESPMEM_PERSISTENT);
+		if (resp != NULL) {
+			MHD_add_response_header(resp,
+			    MHD_HTTP_HEADER_CONTENT_TYPE, "image/gif");
+			MHD_add_response_header(resp,
+			    MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+		}
+		return resp;
+	}
+	text = xasprintf("%s\n", ans->body ? ans->body : "");
 	resp = MHD_create_response_from_buffer(strlen(text), text,
 	    MHD_RESPMEM_MUST_FREE);
 	if (resp == NULL) {
@@ -160,7 +180,7 @@ process(struct request *req)
 	struct request_info ri;
 	struct attrs params;
 	struct job *job;
-	char ip[INET6_ADDRSTRLEN];
+	char peer[INET6_ADDRSTRLEN], ip[INET6_ADDRSTRLEN];
 	int store;
 
 	attrs_init(&params);
@@ -172,7 +192,7 @@ process(struct request *req)
 		attrs_free(&params);
 		return respond(req->conn, &req->ans);
 	}
-	client_ip(req->conn, ip, sizeof(ip));
+	client_ip(req->conn, peer, sizeof(peer));
 	ri.endpoint = req->endpoint;
 	ri.params = &params;
 	ri.client_ip = ip;
@@ -181,6 +201,8 @@ process(struct request *req)
 	job = xcalloc(1, sizeof(*job));
 	buf_init(&job->record);
 	pthread_rwlock_rdlock(&in->conf_lock);
+	client_address(in->daemon->conf, peer, MHD_lookup_connection_value(
+	    req->conn, MHD_HEADER_KIND, "X-Forwarded-For"), ip, sizeof(ip));
 	store = hit_handle(in, &ri, job, &req->ans);
 	pthread_rwlock_unlock(&in->conf_lock);
 	attrs_free(&params);

@@ -23,10 +23,12 @@ struct answer {
 	char	*body;
 	char	*location;	/* for a 302 */
 	const char *allow;	/* for a 405 */
+	int	 gif;		/* the 1x1 transparent GIF instead */
 };
 
 void	answer_set(struct answer *, int status, const char *fmt, ...)
 	    PRINTF_LIKE(3, 4);
+void	answer_gif(struct answer *);
 void	answer_free(struct answer *);
 
 /* The endpoints of DESIGN §4. */
@@ -45,7 +47,8 @@ enum endpoint {
 struct job {
 	struct request	*req;		/* http.c's, answered when done */
 	unsigned	 shard;
-	int		 conversion;	/* sync, then wait for a verdict */
+	int		 conversion;	/* synced before it is answered */
+	int		 wait;		/* answered with the verdict */
 	struct buf	 record;	/* the encoded hit */
 	char		 txid[RECORD_ID_MAX + 1];
 	uint64_t	 seq;		/* its spool sequence once stored */
@@ -73,6 +76,10 @@ enum endpoint	 endpoint_of(const char *path);
 int		 endpoint_allows_post(enum endpoint);
 /* Decode an x-www-form-urlencoded body into params; -1 if malformed. */
 int		 form_decode(const char *, size_t, struct attrs *);
+/* The client's address: the peer's, or X-Forwarded-For's through
+ * trusted proxies. */
+void		 client_address(const struct conf *, const char *peer,
+		    const char *xff, char *out, size_t size);
 /*
  * Returns 1 with job->record filled when the hit must be stored (and
  * answer prepared for after the commit), 0 when answer is final now.

@@ -145,8 +145,9 @@ fail_jobs(struct spool *sp, struct job *jobs, int rc)
 	__atomic_store_n(&sp->healthy, 0, __ATOMIC_RELAXED);
 	sp->probe_ms = mono_ms() + 1000;
 	if (!sp->full_logged)
-		log_error("event=spool_refused reason=%s",
-		    rc == STORE_FULL ? "spool_full" : "storage_error");
+		log_error("event=spool_refused reason=%s spool_bytes=%llu",
+		    rc == STORE_FULL ? "spool_full" : "storage_error",
+		    (unsigned long long)outbox_bytes(sp->outbox));
 	sp->full_logged = 1;
 	for (; jobs; jobs = next) {
 		next = jobs->next;
@@ -154,6 +155,17 @@ fail_jobs(struct spool *sp, struct job *jobs, int rc)
 		    "error=spool_full" : "error=storage_error");
 		job_free(jobs);
 	}
+}
+
+/* The end of an episode of refusals. */
+static void
+accepting(struct spool *sp)
+{
+	if (sp->full_logged)
+		log_info("event=spool_accepting spool_bytes=%llu",
+		    (unsigned long long)outbox_bytes(sp->outbox));
+	sp->full_logged = 0;
+	__atomic_store_n(&sp->healthy, 1, __ATOMIC_RELAXED);
 }
 
 static void
@@ -176,14 +188,39 @@ answer_stored(struct spool *sp, struct job *jobs)
 
 	for (; jobs; jobs = next) {
 		next = jobs->next;
-		if (jobs->conversion) {
+		if (jobs->wait) {
 			wait_for_verdict(sp, jobs);
 			continue;
 		}
-		log_debug("event=%s transaction_id=%s", "click", jobs->txid);
+		log_debug("event=stored transaction_id=%s", jobs->txid);
 		http_stored(jobs->req);
 		job_free(jobs);
 	}
+}
+
+/*
+ * Take out the jobs that would grow the spool past spool-max; they are
+ * answered 503 (the sender retries), the others stored.
+ */
+static struct job *
+over_limit(struct spool *sp, struct job **jobs)
+{
+	uint64_t max = sp->daemon->conf->spool_max;
+	uint64_t bytes = outbox_bytes(sp->outbox);
+	struct job **pp = jobs, *job, *over = NULL, **tail = &over;
+
+	while ((job = *pp) != NULL) {
+		if (bytes + job->record.len <= max) {
+			bytes += job->record.len;
+			pp = &job->next;
+			continue;
+		}
+		*pp = job->next;
+		job->next = NULL;
+		*tail = job;
+		tail = &job->next;
+	}
+	return over;
 }
 
 /* One group commit of every job queued so far. */
@@ -192,9 +229,13 @@ store_jobs(struct spool *sp, struct job *jobs)
 {
 	unsigned ndest = outbox_ndest(sp->outbox);
 	struct store_txn *txn;
-	struct job *job;
+	struct job *job, *over;
 	int rc, durable = 0;
 
+	if ((over = over_limit(sp, &jobs)) != NULL)
+		fail_jobs(sp, over, STORE_FULL);
+	if (jobs == NULL)
+		return;
 	if ((rc = store_begin(sp->store, 1, &txn)) != STORE_OK) {
 		fail_jobs(sp, jobs, rc);
 		return;
@@ -217,10 +258,8 @@ store_jobs(struct spool *sp, struct job *jobs)
 		return;
 	}
 	outbox_committed(sp->outbox);
-	if (sp->full_logged)
-		log_info("event=spool_accepting");
-	sp->full_logged = 0;
-	__atomic_store_n(&sp->healthy, 1, __ATOMIC_RELAXED);
+	if (over == NULL)
+		accepting(sp);
 	answer_stored(sp, jobs);
 }
 
@@ -301,6 +340,8 @@ probe(struct spool *sp)
 	if (spool_healthy(sp) || mono_ms() < sp->probe_ms)
 		return;
 	sp->probe_ms = mono_ms() + 1000;
+	if (outbox_bytes(sp->outbox) >= sp->daemon->conf->spool_max)
+		return;
 	v[0] = RECORD_VERSION;
 	wire_be64_put(v + 1, (uint64_t)now_ms());
 	if (store_begin(sp->store, 1, &txn) != STORE_OK)
@@ -310,11 +351,8 @@ probe(struct spool *sp)
 		store_abort(txn);
 		return;
 	}
-	if (store_commit(txn, 0) == STORE_OK) {
-		log_info("event=spool_accepting");
-		sp->full_logged = 0;
-		__atomic_store_n(&sp->healthy, 1, __ATOMIC_RELAXED);
-	}
+	if (store_commit(txn, 0) == STORE_OK)
+		accepting(sp);
 }
 
 static void

@@ -7,10 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "matcher.h"
 #include "txid.h"
+
+/* LMDB keys are at most 511 bytes. */
+#define CONVERSION_KEY_MAX	500
 
 /* Click fields every event of the transaction carries. */
 static const char *const click_fields[] = {
@@ -19,9 +23,6 @@ static const char *const click_fields[] = {
 	"click_user_agent", "click_time", NULL
 };
 
-/* LMDB keys are at most 511 bytes. */
-#define CONVERSION_KEY_MAX	500
-
 static void
 reject(struct verdict *v, const char *reason)
 {
@@ -29,8 +30,75 @@ reject(struct verdict *v, const char *reason)
 	snprintf(v->reason, sizeof(v->reason), "%s", reason);
 }
 
+/* The verdict of a conversion now in status, with the hit's reason. */
+static void
+set_verdict(struct verdict *v, int status, const struct hit *hit)
+{
+	const char *reason = attrs_get(&hit->attrs, "reason");
+
+	if (status == STATUS_REJECTED)
+		reject(v, reason && *reason ? reason : "rejected");
+	else
+		v->result = status == STATUS_APPROVED ? VERDICT_APPROVED :
+		    VERDICT_PENDING;
+}
+
+/* Whether any rule of the config fires on events of this type. */
 static int
-store_click(struct store_txn *txn, const struct hit *hit, struct verdict *v)
+rules_on(const struct conf *conf, int type)
+{
+	size_t i;
+
+	for (i = 0; i < conf->nrules; i++)
+		if (conf->rules[i].on == type)
+			return 1;
+	return 0;
+}
+
+static int
+emit(struct matcher *m, struct store_txn *txn, const struct event *ev)
+{
+	struct buf rec;
+	unsigned dest;
+	int rc;
+
+	buf_init(&rec);
+	record_put_event(&rec, ev);
+	dest = txid_firer(ev->txid, outbox_ndest(m->outbox));
+	rc = outbox_add(m->outbox, txn, dest, rec.data, rec.len, NULL);
+	buf_free(&rec);
+	return rc == STORE_OK ? 0 : -1;
+}
+
+/* A click or impression as an event, for rules "on click|impression". */
+static int
+emit_origin(struct matcher *m, struct store_txn *txn, const struct hit *hit,
+    int type)
+{
+	struct event ev;
+	size_t i;
+	int rc;
+
+	if (!rules_on(m->daemon->conf, type))
+		return 0;
+	event_init(&ev);
+	ev.type = (uint8_t)type;
+	ev.status = STATUS_APPROVED;
+	ev.time_ms = hit->time_ms;
+	memcpy(ev.txid, hit->txid, sizeof(ev.txid));
+	for (i = 0; i < hit->attrs.n; i++)
+		if (hit->attrs.v[i].name[0] != '_')
+			attrs_set(&ev.attrs, hit->attrs.v[i].name,
+			    hit->attrs.v[i].value);
+	attrs_set(&ev.attrs, "status", status_name(STATUS_APPROVED));
+	rc = emit(m, txn, &ev);
+	event_free(&ev);
+	return rc;
+}
+
+/* The first hit of a transaction: a click, or a clickless conversion. */
+static int
+store_origin(struct store_txn *txn, const struct hit *hit)
 {
 	struct buf rec;
 	int rc;
@@ -40,11 +108,46 @@ store_click(struct store_txn *txn, const struct hit *hit, struct verdict *v)
 	rc = store_put(txn, DB_CLICKS, hit->txid, strlen(hit->txid), rec.data,
 	    rec.len);
 	buf_free(&rec);
-	v->result = VERDICT_STORED;
 	return rc == STORE_OK ? 0 : -1;
 }
 
-/* Look a click up; 1 found, 0 not, -1 error. */
+/*
+ * Impressions are counted, not kept: one counter per offer, publisher
+ * and UTC day (key "offer\0publisher\0YYYY-MM-DD").
+ */
+static int
+count_impression(struct store_txn *txn, const struct hit *hit)
+{
+	const char *offer = attrs_get(&hit->attrs, "offer_id");
+	const char *publisher = attrs_get(&hit->attrs, "publisher");
+	unsigned char val[9];
+	struct store_val old;
+	struct buf key;
+	char day[16];
+	time_t secs = (time_t)(hit->time_ms / 1000);
+	struct tm tm;
+	uint64_t n = 0;
+	int rc;
+
+	gmtime_r(&secs, &tm);
+	strftime(day, sizeof(day), "%Y-%m-%d", &tm);
+	buf_init(&key);
+	buf_add(&key, offer ? offer : "", strlen(offer ? offer : "") + 1);
+	buf_add(&key, publisher ? publisher : "",
+	    strlen(publisher ? publisher : "") + 1);
+	buf_adds(&key, day);
+	rc = store_get(txn, DB_IMPRESSIONS, key.data, key.len, &old);
+	if (rc == STORE_OK && old.len == 9)
+		n = wire_be64_get((const unsigned char *)old.data + 1);
+	val[0] = RECORD_VERSION;
+	wire_be64_put(val + 1, n + 1);
+	rc = key.len > CONVERSION_KEY_MAX ? STORE_OK :
+	    store_put(txn, DB_IMPRESSIONS, key.data, key.len, val, sizeof(val));
+	buf_free(&key);
+	return rc == STORE_OK ? 0 : -1;
+}
+
+/* Look the origin of a transaction up; 1 found, 0 not, -1 error. */
 static int
 load_click(struct store_txn *txn, const char *txid, struct hit *click)
 {
@@ -128,32 +231,31 @@ build_event(struct event *ev, const struct hit *click, const struct hit *hit,
 	attrs_set(&ev->attrs, "status", status_name(status));
 }
 
+/* Keep the conversion's new state and tell the firer. */
 static int
-emit(struct matcher *m, struct store_txn *txn, struct buf *key,
-    const struct event *ev)
+save_and_emit(struct matcher *m, struct store_txn *txn,
+    const struct buf *key, const struct event *ev)
 {
 	struct buf rec;
-	unsigned dest;
 	int rc;
 
 	buf_init(&rec);
 	record_put_event(&rec, ev);
 	rc = store_put(txn, DB_CONVERSIONS, key->data, key->len, rec.data,
 	    rec.len);
-	dest = txid_firer(ev->txid, outbox_ndest(m->outbox));
-	if (rc == STORE_OK)
-		rc = outbox_add(m->outbox, txn, dest, rec.data, rec.len, NULL);
 	buf_free(&rec);
-	return rc == STORE_OK ? 0 : -1;
+	if (rc != STORE_OK)
+		return -1;
+	return emit(m, txn, ev);
 }
 
 /* A conversion that exists already: a status change or a duplicate. */
 static int
-update_conversion(struct matcher *m, struct store_txn *txn, struct buf *key,
-    const struct store_val *old, const struct hit *hit, struct verdict *v)
+update_conversion(struct matcher *m, struct store_txn *txn,
+    const struct buf *key, const struct store_val *old, const struct hit *hit,
+    int to, struct verdict *v)
 {
-	const char *want = attrs_get(&hit->attrs, "status");
-	int to = want ? status_parse(want) : 0;
+	const char *reason = attrs_get(&hit->attrs, "reason");
 	struct wire_reader r;
 	struct event ev;
 	int rc = 0;
@@ -161,6 +263,8 @@ update_conversion(struct matcher *m, struct store_txn *txn, struct buf *key,
 	event_init(&ev);
 	wire_reader_init(&r, old->data, old->len);
 	if (record_get_event(&r, &ev) == -1) {
+		log_error("event=corrupt_record db=conversions "
+		    "transaction_id=%s", hit->txid);
 		event_free(&ev);
 		return -1;
 	}
@@ -172,16 +276,10 @@ update_conversion(struct matcher *m, struct store_txn *txn, struct buf *key,
 		ev.status = (uint8_t)to;
 		ev.time_ms = hit->time_ms;
 		attrs_set(&ev.attrs, "status", status_name(to));
-		if (attrs_get(&hit->attrs, "reason"))
-			attrs_set(&ev.attrs, "reason",
-			    attrs_get(&hit->attrs, "reason"));
-		rc = emit(m, txn, key, &ev);
-		v->result = to == STATUS_APPROVED ? VERDICT_APPROVED :
-		    to == STATUS_PENDING ? VERDICT_PENDING : VERDICT_REJECTED;
-		if (to == STATUS_REJECTED)
-			snprintf(v->reason, sizeof(v->reason), "%s",
-			    attrs_get(&hit->attrs, "reason") ?
-			    attrs_get(&hit->attrs, "reason") : "rejected");
+		if (reason)
+			attrs_set(&ev.attrs, "reason", reason);
+		rc = save_and_emit(m, txn, key, &ev);
+		set_verdict(v, to, hit);
 	}
 	event_free(&ev);
 	return rc;
@@ -198,18 +296,24 @@ token_matches(const struct hit *hit, const struct hit *click)
 	return offer != NULL && strcmp(token, offer) == 0;
 }
 
+/*
+ * A conversion, a status change or a rejection (kind HIT_REJECT) for
+ * the transaction whose origin is click.
+ */
 static int
 join_conversion(struct matcher *m, struct store_txn *txn,
     const struct hit *hit, const struct hit *click, struct verdict *v)
 {
 	const struct offer *offer;
 	const char *want = attrs_get(&hit->attrs, "status");
-	int status = want && *want ? status_parse(want) : STATUS_APPROVED;
+	int status = want && *want ? status_parse(want) : 0;
 	struct store_val old;
 	struct event ev;
 	struct buf key;
 	int rc;
 
+	if (hit->kind == HIT_REJECT)
+		status = STATUS_REJECTED;
 	offer = conf_offer(m->daemon->conf, attrs_get(&click->attrs,
 	    "offer_id"));
 	buf_init(&key);
@@ -220,46 +324,33 @@ join_conversion(struct matcher *m, struct store_txn *txn,
 		return 0;
 	}
 	rc = store_get(txn, DB_CONVERSIONS, key.data, key.len, &old);
-	if (rc != STORE_OK && rc != STORE_NOTFOUND) {
-		buf_free(&key);
-		return -1;
-	}
-	if (rc == STORE_OK) {
-		rc = update_conversion(m, txn, &key, &old, hit, v);
-		buf_free(&key);
-		return rc;
-	}
-	event_init(&ev);
-	build_event(&ev, click, hit, offer, status);
-	rc = emit(m, txn, &key, &ev);
-	event_free(&ev);
+	if (rc == STORE_OK)
+		rc = update_conversion(m, txn, &key, &old, hit, status, v);
+	else if (rc == STORE_NOTFOUND && hit->kind == HIT_REJECT) {
+		reject(v, "invalid_transition");	/* nothing to reject */
+		rc = 0;
+	} else if (rc == STORE_NOTFOUND) {
+		if (status == 0)
+			status = STATUS_APPROVED;
+		event_init(&ev);
+		build_event(&ev, click, hit, offer, status);
+		rc = save_and_emit(m, txn, &key, &ev);
+		event_free(&ev);
+		set_verdict(v, status, hit);
+	} else
+		rc = -1;
 	buf_free(&key);
-	v->result = status == STATUS_APPROVED ? VERDICT_APPROVED :
-	    status == STATUS_PENDING ? VERDICT_PENDING : VERDICT_REJECTED;
-	if (status == STATUS_REJECTED)
-		snprintf(v->reason, sizeof(v->reason), "%s",
-		    attrs_get(&hit->attrs, "reason") ?
-		    attrs_get(&hit->attrs, "reason") : "rejected");
 	return rc;
 }
 
-int
-join_hit(struct matcher *m, struct store_txn *txn, const struct hit *hit,
-    struct verdict *v, int *durable)
+/* A hit that refers to a transaction: a postback, a pixel, a reject. */
+static int
+join_known(struct matcher *m, struct store_txn *txn, const struct hit *hit,
+    struct verdict *v)
 {
-	char reason[VERDICT_REASON_MAX * 4];
 	struct hit click;
 	int rc;
 
-	memcpy(v->txid, hit->txid, sizeof(v->txid));
-	v->reason[0] = '\0';
-	if (hit->kind == HIT_CLICK)
-		return store_click(txn, hit, v);
-	*durable = 1;
-	if (hit->kind != HIT_POSTBACK) {
-		reject(v, "unsupported");
-		return 0;
-	}
 	hit_init(&click);
 	rc = load_click(txn, hit->txid, &click);
 	if (rc == 0)
@@ -269,10 +360,62 @@ join_hit(struct matcher *m, struct store_txn *txn, const struct hit *hit,
 	else if (rc == 1)
 		rc = join_conversion(m, txn, hit, &click, v);
 	hit_free(&click);
-	if (rc >= 0)
-		log_info("event=conversion transaction_id=%s result=%s%s%s",
-		    hit->txid, verdict_name(v->result),
-		    v->reason[0] ? " reason=" : "", v->reason[0] ?
-		    log_value(reason, sizeof(reason), v->reason) : "");
+	return rc;
+}
+
+/* A conversion without a click: its own hit is the transaction's origin. */
+static int
+join_clickless(struct matcher *m, struct store_txn *txn,
+    const struct hit *hit, struct verdict *v)
+{
+	if (!token_matches(hit, hit)) {
+		reject(v, "token_mismatch");
+		return 0;
+	}
+	if (store_origin(txn, hit) == -1)
+		return -1;
+	return join_conversion(m, txn, hit, hit, v);
+}
+
+static void
+log_verdict(const struct hit *hit, const struct verdict *v)
+{
+	char reason[VERDICT_REASON_MAX * 4];
+
+	log_info("event=%s transaction_id=%s result=%s%s%s",
+	    hit_kind_name(hit->kind), hit->txid, verdict_name(v->result),
+	    v->reason[0] ? " reason=" : "", v->reason[0] ?
+	    log_value(reason, sizeof(reason), v->reason) : "");
+}
+
+int
+join_hit(struct matcher *m, struct store_txn *txn, const struct hit *hit,
+    struct verdict *v, int *durable)
+{
+	int rc;
+
+	memcpy(v->txid, hit->txid, sizeof(v->txid));
+	v->reason[0] = '\0';
+	switch (hit->kind) {
+	case HIT_CLICK:
+		v->result = VERDICT_STORED;
+		if (store_origin(txn, hit) == -1)
+			return -1;
+		return emit_origin(m, txn, hit, EVENT_CLICK);
+	case HIT_IMPRESSION:
+		v->result = VERDICT_STORED;
+		if (count_impression(txn, hit) == -1)
+			return -1;
+		return emit_origin(m, txn, hit, EVENT_IMPRESSION);
+	case HIT_CLICKLESS:
+		rc = join_clickless(m, txn, hit, v);
+		break;
+	default:
+		rc = join_known(m, txn, hit, v);
+		break;
+	}
+	*durable = 1;
+	if (rc == 0)
+		log_verdict(hit, v);
 	return rc < 0 ? -1 : 0;
 }

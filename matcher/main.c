@@ -13,7 +13,8 @@
 #define MATCHER_POLL_MS		100
 
 static const char *const db_names[DB_COUNT] = {
-	"clicks", "conversions", "senders", "outbox", "meta", "dead"
+	"clicks", "conversions", "senders", "outbox", "meta", "dead",
+	"impressions"
 };
 
 static const char usage[] = "[-dnv] [-f file] [-s shard]";

@@ -14,6 +14,7 @@ enum {
 	DB_OUTBOX,		/* events for the firers */
 	DB_META,
 	DB_DEAD,		/* messages that could not be decoded */
+	DB_IMPRESSIONS,		/* offer, publisher, day -> count */
 	DB_COUNT
 };
 

@@ -141,14 +141,19 @@ class Cluster:
 
     def start(self, name, instance=0, ready=True):
         key = "%s-%d" % (name, instance)
-        log = open(os.path.join(self.dir, key + ".log"), "ab")
+        path = os.path.join(self.dir, key + ".log")
+        before = 0
+        if os.path.exists(path):
+            with open(path, "rb") as f:
+                before = f.read().count(b"event=ready")
+        log = open(path, "ab")
         proc = subprocess.Popen(
             [program(name), "-d", "-f", self.conf, "-s", str(instance)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         self.procs[key] = proc
         self.logs[key] = os.path.join(self.dir, key + ".log")
         if ready:
-            self.wait_log(key, "event=ready", proc=proc)
+            self.wait_log(key, "event=ready", proc=proc, count=before + 1)
         return proc
 
     def start_all(self):

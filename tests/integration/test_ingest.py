@@ -1,10 +1,11 @@
 """ingest at its edges: sizes, methods, limits, its directory lock."""
 
-import os
+import signal
 import subprocess
+import time
 
-from harness import (cluster_of, get, http_request, kv, main, post_form,
-                     program, run)
+from harness import (Receiver, cluster_of, get, http_request, kv, main,
+                     post_form, program)
 
 CONF = ('global-token g1\n'
         'offer o1 url "http://127.0.0.1:9/?t={transaction_id}&ua={param.x}"')
@@ -56,9 +57,6 @@ def test_methods():
                                        body="a=b", headers={
                                            "Content-Type": "text/plain"})
         assert status == 415, (status, body)
-        status, _, body = get(c.base() + "/impression?offer_id=o1"
-                              "&publisher=p")
-        assert status == 501, (status, body)
         assert all(s == 0 for s in c.stop_all().values())
 
 
@@ -72,5 +70,207 @@ def test_one_process_per_directory():
         assert all(s == 0 for s in c.stop_all().values())
 
 
+GIF_LEN = 43
+
+
+def rules(recv):
+    return "\n".join([
+        "global-token g1",
+        'offer o1 url "http://127.0.0.1:9/?t={transaction_id}" token ot1'
+        ' payout 1.25',
+        'offer o2 url "http://127.0.0.1:9/?t={transaction_id}"',
+        "alias * clickId transaction_id",
+        "alias o1 earning payout",
+        'postback conv on conversion status any url "%s?t={transaction_id}'
+        '&st={status}&r={reason}&p={payout}&ip={click_ip}&o={offer_id}'
+        '&pub={publisher}&x={param.x}"' % recv.url("/conv"),
+        'postback imp on impression url "%s?t={transaction_id}&o={offer_id}"'
+        % recv.url("/imp"),
+    ])
+
+
+def txid_of(headers):
+    return headers["location"].split("t=")[1]
+
+
+def test_impression_and_pixel_answer_the_gif():
+    recv = Receiver()
+    with cluster_of(rules(recv)) as c:
+        c.start_all()
+        status, h, body = http_request("GET", c.base() +
+                                       "/impression?offer_id=o1&publisher=p")
+        assert status == 200 and h["content-type"] == "image/gif", h
+        assert int(h["content-length"]) == GIF_LEN, h
+        imp = recv.wait_for(1)[0]
+        assert imp["path"] == "/imp" and imp["query"]["o"] == ["o1"], imp
+        _, h, _ = get(c.base() + "/click?offer_id=o1&publisher=p")
+        tx = txid_of(h)
+        status, h, _ = get(c.base() + "/pixel?secure=nope&transaction_id=" + tx)
+        assert status == 200 and h["content-type"] == "image/gif", status
+        status, h, _ = get(c.base() + "/pixel?secure=ot1&transaction_id=" + tx)
+        assert status == 200 and h["content-type"] == "image/gif", status
+        conv = recv.wait_for(2)[1]
+        assert conv["path"] == "/conv" and conv["query"]["t"] == [tx], conv
+        c.wait_log("ingest-0", "event=pixel result=refused status=403")
+        assert all(s == 0 for s in c.stop_all().values())
+    recv.close()
+
+
+def test_clickless_then_reject():
+    recv = Receiver()
+    with cluster_of(rules(recv)) as c:
+        c.start_all()
+        status, _, body = post_form(c.base() + "/clickless", {
+            "secure": "g1", "offer_id": "o2", "publisher": "pub9",
+            "payout": "3", "x": "extra"})
+        assert status == 200 and kv(body)["result"] == "approved", body
+        tx = kv(body)["transaction_id"]
+        assert len(tx) == 32, tx
+        first = recv.wait_for(1)[0]["query"]
+        assert first["st"] == ["approved"] and first["pub"] == ["pub9"], first
+        assert first["x"] == ["extra"] and first["p"] == ["3"], first
+        status, _, body = get(c.base() + "/reject?secure=g1&transaction_id=%s"
+                              "&reason=fraud%%20check" % tx)
+        assert status == 200, (status, body)
+        assert kv(body)["result"] == "rejected", body
+        assert 'reason="fraud check"' in body, body
+        second = recv.wait_for(2)[1]["query"]
+        assert second["st"] == ["rejected"], second
+        assert second["r"] == ["fraud check"], second
+        status, _, body = get(c.base() + "/reject?secure=g1&transaction_id=" +
+                              tx)
+        assert kv(body).get("reason") == "duplicate", body
+        # An offer's token only for its own offer.
+        status, _, body = get(c.base() + "/clickless?secure=ot1&offer_id=o2")
+        assert kv(body).get("reason") == "token_mismatch", body
+        status, _, body = get(c.base() + "/clickless?secure=g1&offer_id=zz")
+        assert status == 404, (status, body)
+        assert all(s == 0 for s in c.stop_all().values())
+    recv.close()
+
+
+def test_reject_and_status_transitions():
+    recv = Receiver()
+    with cluster_of(rules(recv)) as c:
+        c.start_all()
+        _, h, _ = get(c.base() + "/click?offer_id=o1&publisher=p")
+        tx = txid_of(h)
+        url = c.base() + "/postback?secure=g1&transaction_id=" + tx
+        status, _, body = get(c.base() + "/reject?secure=g1&transaction_id=" +
+                              tx)
+        assert kv(body).get("reason") == "invalid_transition", body
+        assert kv(get(url + "&status=pending")[2])["result"] == "pending"
+        assert kv(get(url + "&status=approved")[2])["result"] == "approved"
+        body = get(url + "&status=pending")[2]
+        assert kv(body).get("reason") == "invalid_transition", body
+        body = get(url + "&status=rejected&reason=chargeback")[2]
+        assert kv(body) == {"result": "rejected", "reason": "chargeback",
+                            "transaction_id": tx}, body
+        # One delivery per status reached (sent concurrently).
+        got = recv.wait_for(3)
+        assert sorted(r["query"]["st"][0] for r in got) == [
+            "approved", "pending", "rejected"], got
+        assert all(s == 0 for s in c.stop_all().values())
+    recv.close()
+
+
+def test_aliases_and_extras():
+    recv = Receiver()
+    with cluster_of(rules(recv)) as c:
+        c.start_all()
+        _, h, _ = get(c.base() + "/click?offer_id=o1&publisher=p&x=hello")
+        tx = txid_of(h)
+        # The offer's token unlocks the offer's aliases (earning -> payout).
+        status, _, body = get(c.base() + "/postback?secure=ot1&clickId=%s"
+                              "&earning=7.5" % tx)
+        assert status == 200 and kv(body)["result"] == "approved", body
+        got = recv.wait_for(1)[0]["query"]
+        assert got["p"] == ["7.5"] and got["x"] == ["hello"], got
+        assert all(s == 0 for s in c.stop_all().values())
+    recv.close()
+
+
+def test_trusted_proxy_sets_client_ip():
+    recv = Receiver()
+    body = rules(recv) + "\ningest trust-proxy 127.0.0.0/8"
+    with cluster_of(body) as c:
+        c.start_all()
+        _, h, _ = get(c.base() + "/click?offer_id=o1&publisher=p", headers={
+            "X-Forwarded-For": "198.51.100.7, 203.0.113.9, 127.0.0.5"})
+        tx = txid_of(h)
+        get(c.base() + "/postback?secure=g1&transaction_id=" + tx)
+        assert recv.wait_for(1)[0]["query"]["ip"] == ["203.0.113.9"]
+        assert all(s == 0 for s in c.stop_all().values())
+    with cluster_of(rules(recv)) as c:       # not trusted: the peer
+        c.start_all()
+        _, h, _ = get(c.base() + "/click?offer_id=o1&publisher=p", headers={
+            "X-Forwarded-For": "203.0.113.9"})
+        get(c.base() + "/postback?secure=g1&transaction_id=" + txid_of(h))
+        assert recv.wait_for(2)[1]["query"]["ip"] == ["127.0.0.1"]
+        assert all(s == 0 for s in c.stop_all().values())
+    recv.close()
+
+
+def test_crlf_never_reaches_a_header():
+    with cluster_of(rules(Receiver())) as c:
+        c.start_all()
+        status, h, _ = get(c.base() + "/click?offer_id=o1&publisher=p%0D%0A"
+                           "Set-Cookie:%20x=1")
+        assert status == 302 and "set-cookie" not in h, h
+        assert all(s == 0 for s in c.stop_all().values())
+
+
+def test_spool_full_answers_503_then_recovers():
+    recv = Receiver()
+    with cluster_of(rules(recv) + "\ningest spool-max 2K") as c:
+        c.start("firer")
+        c.start("ingest")
+        codes = []
+        for i in range(40):
+            status, _, body = get(c.base() + "/click?offer_id=o1&publisher=p")
+            codes.append(status)
+            if status == 503:
+                assert "error=spool_full" in body, body
+                break
+        assert codes[0] == 302 and codes[-1] == 503, codes
+        assert get(c.base() + "/healthz")[0] == 503
+        c.wait_log("ingest-0", "event=spool_refused reason=spool_full")
+        c.start("matcher")
+        deadline = time.monotonic() + 20
+        while get(c.base() + "/healthz")[0] != 200:
+            assert time.monotonic() < deadline, c.log_text("ingest-0")
+            time.sleep(0.1)
+        assert get(c.base() + "/click?offer_id=o1&publisher=p")[0] == 302
+        assert c.log_text("ingest-0").count("event=spool_refused") == 1
+        assert all(s == 0 for s in c.stop_all().values())
+    recv.close()
+
+
+def test_kill_ingest_after_answers():
+    """What ingest answered survives its kill -9 and reaches the matcher."""
+    recv = Receiver()
+    with cluster_of(rules(recv)) as c:
+        c.start("firer")
+        c.start("ingest")
+        txs = [txid_of(get(c.base() + "/click?offer_id=o1&publisher=p")[1])
+               for _ in range(10)]
+        c.stop("ingest", sig=signal.SIGKILL)
+        c.start("matcher")
+        c.start("ingest")
+        for tx in txs:
+            body = get(c.base() + "/postback?secure=g1&transaction_id=" +
+                       tx)[2]
+            assert kv(body).get("result") == "approved", body
+        assert len(recv.wait_for(10)) == 10
+        assert all(s == 0 for s in c.stop_all().values())
+    recv.close()
+
+
 if __name__ == "__main__":
-    main([test_limits, test_methods, test_one_process_per_directory])
+    main([test_limits, test_methods, test_one_process_per_directory,
+          test_impression_and_pixel_answer_the_gif,
+          test_clickless_then_reject, test_reject_and_status_transitions,
+          test_aliases_and_extras, test_trusted_proxy_sets_client_ip,
+          test_crlf_never_reaches_a_header,
+          test_spool_full_answers_503_then_recovers,
+          test_kill_ingest_after_answers])
