@@ -3,8 +3,10 @@
  * and logview (reader).  Both live in the firer's LMDB environment
  * (DATA-DIR/firer-N):
  *
- *   "log"     key: time_ms (be64) | seq (be64)          value: attempt
- *   "log_tx"  key: transaction_id (32) | time_ms | seq   value: empty
+ *   "log"        key: time_ms (be64) | seq (be64)        value: attempt
+ *   "log_tx"     key: transaction_id (32) | time_ms | seq value: empty
+ *   "schedule"   key: due_ms (be64) | postback_id (32)   value: empty
+ *   "deliveries" key: postback_id                        value: delivery
  *
  * seq makes keys unique when several attempts share a millisecond; the
  * log is therefore in time order, and "log_tx" finds a transaction's
@@ -21,8 +23,11 @@
 
 #define LOGDB_LOG	"log"
 #define LOGDB_LOG_TX	"log_tx"
+#define LOGDB_SCHEDULE	"schedule"
+#define LOGDB_DELIVERIES "deliveries"
 #define LOGDB_KEY_LEN	16
 #define LOGDB_TX_KEY_LEN (RECORD_ID_MAX + LOGDB_KEY_LEN)
+#define LOGDB_SCHED_KEY_LEN (8 + RECORD_ID_MAX)
 
 static inline void
 logdb_key(unsigned char *key, int64_t time_ms, uint64_t seq)

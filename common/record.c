@@ -395,3 +395,42 @@ record_get_attempt(struct wire_reader *r, struct attempt *a)
 	}
 	return 0;
 }
+
+void
+delivery_init(struct delivery *d)
+{
+	memset(d, 0, sizeof(*d));
+	event_init(&d->event);
+}
+
+void
+delivery_free(struct delivery *d)
+{
+	free(d->rule);
+	event_free(&d->event);
+	d->rule = NULL;
+}
+
+void
+record_put_delivery(struct buf *b, const struct delivery *d)
+{
+	wire_put_u8(b, RECORD_VERSION);
+	wire_put_str(b, d->postback_id);
+	wire_put_str(b, d->rule);
+	wire_put_u32(b, d->attempt);
+	wire_put_i64(b, d->due_ms);
+	record_put_event(b, &d->event);
+}
+
+int
+record_get_delivery(struct wire_reader *r, struct delivery *d)
+{
+	if (get_version(r) == -1 ||
+	    wire_get_strbuf(r, d->postback_id, RECORD_ID_MAX) == -1 ||
+	    wire_get_str(r, RECORD_NAME_MAX, &d->rule) == -1 ||
+	    wire_get_u32(r, &d->attempt) == -1 ||
+	    wire_get_i64(r, &d->due_ms) == -1 ||
+	    record_get_event(r, &d->event) == -1)
+		return -1;
+	return 0;
+}

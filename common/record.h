@@ -123,6 +123,20 @@ struct verdict {
 void	record_put_verdict(struct buf *, const struct verdict *);
 int	record_get_verdict(struct wire_reader *, struct verdict *);
 
+/* A postback to deliver: one rule applied to one event (the firer's). */
+struct delivery {
+	char		 postback_id[RECORD_ID_MAX + 1];
+	char		*rule;
+	uint32_t	 attempt;	/* the next attempt, from 1 */
+	int64_t		 due_ms;
+	struct event	 event;
+};
+
+void	delivery_init(struct delivery *);
+void	delivery_free(struct delivery *);
+void	record_put_delivery(struct buf *, const struct delivery *);
+int	record_get_delivery(struct wire_reader *, struct delivery *);
+
 enum attempt_result {
 	ATTEMPT_OK = 1,
 	ATTEMPT_RETRY,

@@ -6,6 +6,7 @@
 
 #include "conf.h"
 #include "daemon.h"
+#include "logdb.h"
 #include "record.h"
 #include "store.h"
 
@@ -20,19 +21,7 @@ enum {
 	DB_COUNT
 };
 
-#define SCHED_KEY_LEN	(8 + RECORD_ID_MAX)
-
-/* A postback to deliver: one rule applied to one event. */
-struct delivery {
-	char		 postback_id[RECORD_ID_MAX + 1];
-	char		*rule;
-	uint32_t	 attempt;	/* the next attempt, from 1 */
-	int64_t		 due_ms;
-	struct event	 event;
-};
-
-void	delivery_init(struct delivery *);
-void	delivery_free(struct delivery *);
+#define SCHED_KEY_LEN	LOGDB_SCHED_KEY_LEN
 
 /* A request ready to send. */
 struct request {

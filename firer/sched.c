@@ -13,7 +13,8 @@
 #include "txid.h"
 
 static const char *const db_names[DB_COUNT] = {
-	"senders", "deliveries", "schedule", LOGDB_LOG, LOGDB_LOG_TX, "meta",
+	"senders", LOGDB_DELIVERIES, LOGDB_SCHEDULE, LOGDB_LOG, LOGDB_LOG_TX,
+	"meta",
 	"dead"
 };
 
@@ -24,49 +25,6 @@ struct sched {
 	int		 instance;
 	uint64_t	 log_seq;	/* unique suffix of log keys */
 };
-
-void
-delivery_init(struct delivery *d)
-{
-	memset(d, 0, sizeof(*d));
-	event_init(&d->event);
-}
-
-void
-delivery_free(struct delivery *d)
-{
-	free(d->rule);
-	event_free(&d->event);
-	d->rule = NULL;
-}
-
-static void
-put_delivery(struct buf *b, const struct delivery *d)
-{
-	wire_put_u8(b, RECORD_VERSION);
-	wire_put_str(b, d->postback_id);
-	wire_put_str(b, d->rule);
-	wire_put_u32(b, d->attempt);
-	wire_put_i64(b, d->due_ms);
-	record_put_event(b, &d->event);
-}
-
-static int
-get_delivery(const struct store_val *v, struct delivery *d)
-{
-	struct wire_reader r;
-	uint8_t version;
-
-	wire_reader_init(&r, v->data, v->len);
-	if (wire_get_u8(&r, &version) == -1 || version != RECORD_VERSION ||
-	    wire_get_strbuf(&r, d->postback_id, RECORD_ID_MAX) == -1 ||
-	    wire_get_str(&r, RECORD_NAME_MAX, &d->rule) == -1 ||
-	    wire_get_u32(&r, &d->attempt) == -1 ||
-	    wire_get_i64(&r, &d->due_ms) == -1 ||
-	    record_get_event(&r, &d->event) == -1)
-		return -1;
-	return wire_done(&r);
-}
 
 static void
 sched_key(unsigned char *key, int64_t due_ms, const char *postback_id)
@@ -137,7 +95,7 @@ put_scheduled(struct store_txn *txn, const struct delivery *d)
 	int rc;
 
 	buf_init(&b);
-	put_delivery(&b, d);
+	record_put_delivery(&b, d);
 	rc = store_put(txn, DB_DELIVERIES, d->postback_id,
 	    strlen(d->postback_id), b.data, b.len);
 	buf_free(&b);
@@ -176,6 +134,7 @@ sched_due(struct sched *s, int64_t now, struct delivery *out, int max,
 	struct store_cursor *c = NULL;
 	struct store_val k, v;
 	char pid[RECORD_ID_MAX + 1];
+	struct wire_reader r;
 	int n = 0, scanned = 0, rc;
 
 	if (store_begin(s->store, 0, &txn) != STORE_OK)
@@ -195,7 +154,9 @@ sched_due(struct sched *s, int64_t now, struct delivery *out, int max,
 		    STORE_OK)
 			continue;
 		delivery_init(&out[n]);
-		if (get_delivery(&v, &out[n]) == -1) {
+		wire_reader_init(&r, v.data, v.len);
+		if (record_get_delivery(&r, &out[n]) == -1 ||
+		    wire_done(&r) == -1) {
 			log_error("event=corrupt_record db=deliveries "
 			    "postback_id=%s", pid);
 			delivery_free(&out[n]);
