@@ -1055,8 +1055,8 @@ offer_clear(struct offer *o)
 	free(o->revenue);
 }
 
-static void
-rule_clear(struct rule *r)
+void
+conf_rule_clear(struct rule *r)
 {
 	size_t i;
 
@@ -1200,7 +1200,7 @@ dir_postback(struct parser *ps, const struct directive *d, char **av,
 	    av + 1, ac - 1);
 	rule_finish(ps, &rb, seen);
 	if (!ok) {
-		rule_clear(&rb.r);
+		conf_rule_clear(&rb.r);
 		return;
 	}
 	c->rules = xreallocarray(c->rules, c->nrules + 1, sizeof(rb.r));
@@ -1693,7 +1693,7 @@ conf_free(struct conf *c)
 	}
 	free(c->aliases);
 	for (i = 0; i < c->nrules; i++)
-		rule_clear(&c->rules[i]);
+		conf_rule_clear(&c->rules[i]);
 	free(c->rules);
 	free(c->trust_proxy);
 	free(c->public_url);

@@ -124,6 +124,8 @@ struct conf {
  */
 struct conf		*conf_load(const char *path, struct buf *errors);
 void			 conf_free(struct conf *);
+/* Free what a rule holds (for rules built outside conf_load). */
+void			 conf_rule_clear(struct rule *);
 
 /* The path to read: -f if given, else $POSTLINE_CONF, else the default. */
 const char		*conf_path(const char *flag);

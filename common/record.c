@@ -417,6 +417,7 @@ record_put_delivery(struct buf *b, const struct delivery *d)
 	wire_put_u8(b, RECORD_VERSION);
 	wire_put_str(b, d->postback_id);
 	wire_put_str(b, d->rule);
+	wire_put_str(b, d->rule_version);
 	wire_put_u32(b, d->attempt);
 	wire_put_i64(b, d->due_ms);
 	record_put_event(b, &d->event);
@@ -428,6 +429,7 @@ record_get_delivery(struct wire_reader *r, struct delivery *d)
 	if (get_version(r) == -1 ||
 	    wire_get_strbuf(r, d->postback_id, RECORD_ID_MAX) == -1 ||
 	    wire_get_str(r, RECORD_NAME_MAX, &d->rule) == -1 ||
+	    wire_get_strbuf(r, d->rule_version, RULE_VERSION_LEN) == -1 ||
 	    wire_get_u32(r, &d->attempt) == -1 ||
 	    wire_get_i64(r, &d->due_ms) == -1 ||
 	    record_get_event(r, &d->event) == -1)

@@ -124,11 +124,14 @@ void	record_put_verdict(struct buf *, const struct verdict *);
 int	record_get_verdict(struct wire_reader *, struct verdict *);
 
 /* A postback to deliver: one rule applied to one event (the firer's). */
+#define RULE_VERSION_LEN	16
+
 struct delivery {
 	char		 postback_id[RECORD_ID_MAX + 1];
 	char		*rule;
+	char		 rule_version[RULE_VERSION_LEN + 1];
 	uint32_t	 attempt;	/* the next attempt, from 1 */
-	int64_t		 due_ms;
+	int64_t		 due_ms;	/* -1: done (kept for replay) */
 	struct event	 event;
 };
 

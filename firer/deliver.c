@@ -11,7 +11,7 @@
 #include "firer.h"
 #include "log.h"
 
-#define RESPONSE_KEEP	255
+#define RESPONSE_KEEP	512
 
 struct transfer {
 	CURL			*easy;

@@ -18,6 +18,9 @@ enum {
 	DB_LOG_TX,
 	DB_META,
 	DB_DEAD,		/* messages that could not be decoded */
+	DB_RULES,		/* rule version id -> rule */
+	DB_STATE,		/* conversion -> its latest status */
+	DB_INFLIGHT,		/* postback id -> attempt on the wire */
 	DB_COUNT
 };
 
@@ -36,17 +39,28 @@ struct request {
 
 void	request_free(struct request *);
 
+struct sched;
+
 /* rules.c */
 int	rule_matches(const struct rule *, const struct event *);
 void	rule_build(const struct rule *, const struct delivery *,
 	    struct request *);
+/*
+ * Rule versions: store the sending part of r (in the caller's write
+ * transaction) and write its version id; get a version back, compiled
+ * and cached.
+ */
+int	rule_version_put(struct sched *, struct store_txn *,
+	    const struct rule *, char *id);
+const struct rule *rule_version_get(struct sched *, const char *id);
+void	rule_versions_free(void);
+
 /* The host a rule's requests go to (fixed: no macro in the host). */
 char	*rule_host(const struct rule *);
 /* The delay before attempt n (from 1), or -1 when there is none. */
 int64_t	rule_retry_delay(const struct rule *, uint32_t attempt);
 
 /* sched.c: the firer's LMDB (deliveries, schedule, attempt log). */
-struct sched;
 struct sched	*sched_open(struct daemon *);
 void		 sched_close(struct sched *);
 struct store	*sched_store(struct sched *);
@@ -58,9 +72,26 @@ int		 sched_add(struct sched *, struct store_txn *,
 int		 sched_due(struct sched *, int64_t now, struct delivery *,
 		    int max, int (*skip)(void *, const struct delivery *),
 		    void *);
+int		 sched_put_rule(struct sched *, struct store_txn *,
+		    const char *id, const void *, size_t);
+int		 sched_get_rule(struct sched *, const char *id, struct buf *);
+/* The latest status of an event's conversion (0: unknown). */
+int		 sched_set_state(struct sched *, struct store_txn *,
+		    const struct event *);
+int		 sched_state(struct sched *, const struct event *);
+/* Note requests as on the wire; at start, log leftovers interrupted. */
+int		 sched_flying(struct sched *, struct delivery **, int,
+		    int64_t now);
+int		 sched_recover(struct sched *);
+/* firer -R: schedule a known delivery again at now. */
+int		 sched_replay(struct store_txn *, const char *postback_id,
+		    int64_t now);
 /* One attempt ended: log it, then drop or reschedule the delivery. */
 int		 sched_finish(struct sched *, const struct delivery *,
 		    struct attempt *, int64_t next_due_ms);
+
+/* replay.c: firer -R; 0 when every id read was queued. */
+int		 replay(const struct conf *);
 
 /* deliver.c: the only caller of libcurl. */
 struct deliverer;
@@ -70,9 +101,10 @@ struct outcome {
 	int		 http_status;	/* 0: no response */
 	int		 curl_failed;	/* network error or timeout */
 	char		 error[256];
-	char		 snippet[256];	/* first bytes of the response */
+	char		 snippet[513];	/* first bytes of the response */
 	int64_t		 latency_ms;
 	int64_t		 retry_after_ms; /* asked by Retry-After, or 0 */
+	int		 cancelled;	/* not sent: the condition is gone */
 };
 
 struct deliverer *deliver_new(void);

@@ -17,7 +17,21 @@
 #define FIRER_MAX_FLIGHTS	256
 #define FIRER_DRAIN_MS		5000
 
-static const char usage[] = "[-dnv] [-f file] [-s instance]";
+static const char usage[] = "[-dnv] [-f file] [-s instance]\n"
+    "       firer -R [-v] [-f file] < postback-ids";
+
+static int replaying;
+
+static int
+option(struct daemon *d, int ch, const char *arg)
+{
+	(void)d;
+	(void)arg;
+	if (ch != 'R')
+		return -1;
+	replaying = 1;
+	return 0;
+}
 
 /*
  * A delivery whose request is on the wire, or has come back and waits
@@ -73,6 +87,8 @@ event_apply(void *arg, struct store_txn *txn, void *p, struct verdict *v,
 
 	(void)v;
 	*durable = 1;
+	if (sched_set_state(f->sched, txn, ev) != STORE_OK)
+		return -1;
 	for (i = 0; i < conf->nrules; i++)
 		if (rule_matches(&conf->rules[i], ev) &&
 		    sched_add(f->sched, txn, &conf->rules[i], ev) != STORE_OK)
@@ -113,7 +129,7 @@ not_now(void *arg, const struct delivery *d)
 	for (fl = f->flights; fl; fl = fl->next)
 		if (strcmp(fl->d.postback_id, d->postback_id) == 0)
 			return 1;
-	if ((r = conf_rule(f->daemon->conf, d->rule)) == NULL)
+	if ((r = rule_version_get(f->sched, d->rule_version)) == NULL)
 		return 0;
 	host = rule_host(r);
 	busy = host_busy(f, host);
@@ -149,7 +165,7 @@ retryable(const struct outcome *o)
 static int
 finish(struct firer *f, struct flight *fl, const struct outcome *o)
 {
-	const struct rule *r = conf_rule(f->daemon->conf, fl->d.rule);
+	const struct rule *r = rule_version_get(f->sched, fl->d.rule_version);
 	int64_t next = -1, delay;
 	struct attempt a;
 
@@ -157,7 +173,10 @@ finish(struct firer *f, struct flight *fl, const struct outcome *o)
 	a.http_status = (uint16_t)o->http_status;
 	a.latency_ms = (uint32_t)o->latency_ms;
 	a.error = (char *)(uintptr_t)(o->curl_failed ? o->error : o->snippet);
-	if (o->http_status >= 200 && o->http_status < 300 && !o->curl_failed)
+	if (o->cancelled)
+		a.result = ATTEMPT_CANCELLED;
+	else if (o->http_status >= 200 && o->http_status < 300 &&
+	    !o->curl_failed)
 		a.result = ATTEMPT_OK;
 	else if (retryable(o) && r != NULL &&
 	    (delay = rule_retry_delay(r, fl->d.attempt + 1)) >= 0) {
@@ -243,27 +262,72 @@ add_flight(struct firer *f, struct flight *fl)
 	f->flights = fl;
 }
 
-/* A delivery whose rule has gone (removed on reload) fails at once. */
+/* An attempt decided without sending: failed or cancelled. */
 static void
-fail_orphan(struct firer *f, struct flight *fl)
+land_unsent(struct firer *f, struct flight *fl, int cancelled,
+    const char *why)
 {
 	struct outcome o;
 
 	memset(&o, 0, sizeof(o));
-	snprintf(o.snippet, sizeof(o.snippet), "rule removed from config");
-	fl->req.url = xstrdup("");
-	fl->req.host = xstrdup("");
+	o.cancelled = cancelled;
+	snprintf(o.snippet, sizeof(o.snippet), "%s", why);
+	if (fl->req.url == NULL) {
+		fl->req.url = xstrdup("");
+		fl->req.host = xstrdup("");
+	}
 	add_flight(f, fl);
 	land_one(f, fl, &o);
 }
+
+/*
+ * A delayed delivery whose conversion has changed status since (a
+ * rejection during a fraud-check hold) is not sent.
+ */
+static int
+condition_gone(struct firer *f, const struct rule *r,
+    const struct delivery *d)
+{
+	int now;
+
+	if (r->delay_ms <= 0 || d->attempt != 1)
+		return 0;
+	now = sched_state(f->sched, &d->event);
+	return now != 0 && now != d->event.status;
+}
+
+/* Note the requests as on the wire, then send them. */
+static void
+send_all(struct firer *f, struct flight **go, int n)
+{
+	struct delivery *ds[64];
+	int i;
+
+	for (i = 0; i < n; i++)
+		ds[i] = &go[i]->d;
+	if (n == 0 || sched_flying(f->sched, ds, n, now_ms()) != STORE_OK) {
+		for (i = 0; i < n; i++)
+			flight_free(go[i]);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (deliver_start(f->deliverer, &go[i]->req, go[i]) == 0) {
+			add_flight(f, go[i]);
+			f->nflights++;
+		} else
+			land_unsent(f, go[i], 0, "could not start the request");
+	}
+}
+
+static void unlink_flights(struct firer *, struct flight **, int);
 
 static void
 take_off(struct firer *f)
 {
 	struct delivery due[64];
-	struct flight *fl;
+	struct flight *fl, *go[64];
 	const struct rule *r;
-	int n, i;
+	int n, i, ngo = 0;
 
 	/* While the store refuses attempts, start nothing new. */
 	if (f->nflights >= FIRER_MAX_FLIGHTS || f->nlanded > 0)
@@ -273,21 +337,42 @@ take_off(struct firer *f)
 		fl = xcalloc(1, sizeof(*fl));
 		fl->d = due[i];
 		fl->started_ms = now_ms();
-		if ((r = conf_rule(f->daemon->conf, fl->d.rule)) == NULL) {
-			fail_orphan(f, fl);
+		r = rule_version_get(f->sched, fl->d.rule_version);
+		if (r == NULL) {
+			land_unsent(f, fl, 0, "rule version not found");
 			continue;
 		}
 		rule_build(r, &fl->d, &fl->req);
-		if (!host_busy(f, fl->req.host) &&
-		    f->nflights < FIRER_MAX_FLIGHTS &&
-		    deliver_start(f->deliverer, &fl->req, fl) == 0) {
+		if (condition_gone(f, r, &fl->d))
+			land_unsent(f, fl, 1, "status changed during the delay");
+		else if (host_busy(f, fl->req.host) ||
+		    f->nflights + ngo >= FIRER_MAX_FLIGHTS)
+			flight_free(fl);
+		else {
+			/* Counted as on the wire now, for the per-host cap. */
 			add_flight(f, fl);
-			f->nflights++;
-			continue;
+			go[ngo++] = fl;
 		}
-		flight_free(fl);
 	}
+	unlink_flights(f, go, ngo);
+	send_all(f, go, ngo);
 	settle(f);
+}
+
+/* Take the flights about to be sent out of the list again. */
+static void
+unlink_flights(struct firer *f, struct flight **go, int n)
+{
+	struct flight **pp, *fl;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		for (pp = &f->flights; (fl = *pp) != NULL; pp = &fl->next)
+			if (fl == go[i]) {
+				*pp = fl->next;
+				break;
+			}
+	}
 }
 
 static void
@@ -330,6 +415,13 @@ free_flights(struct firer *f)
 	}
 }
 
+static void NORETURN
+errx_usage(const char *text)
+{
+	fprintf(stderr, "usage: firer %s\n", text);
+	exit(2);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -338,7 +430,14 @@ main(int argc, char **argv)
 	struct bus_sock *router;
 	struct bus *bus;
 
-	daemon_start(&d, argc, argv, NULL, NULL, usage);
+	if (daemon_start(&d, argc, argv, "R", option, usage) != argc)
+		errx_usage(usage);
+	if (replaying) {
+		int rc = replay(d.conf);
+
+		conf_free(d.conf);
+		return rc;
+	}
 	if ((size_t)d.instance >= d.conf->firer_endpoints.n)
 		fatal("event=start error=\"no firer endpoint for instance %d\"",
 		    d.instance);
@@ -346,6 +445,9 @@ main(int argc, char **argv)
 		fatal("event=start error=\"cannot open the store\"");
 	d.sender_id = handoff_sender_id(sched_store(f.sched), DB_META, d.name,
 	    d.instance);
+	if (sched_recover(f.sched) != STORE_OK)
+		fatal("event=start error=\"cannot recover interrupted "
+		    "deliveries\"");
 	f.deliverer = deliver_new();
 	bus = bus_new();
 	if ((router = bus_bind(bus, d.conf->firer_endpoints.v[d.instance])) ==
@@ -359,6 +461,7 @@ main(int argc, char **argv)
 	    f.nlanded);
 	deliver_free(f.deliverer);
 	free_flights(&f);
+	rule_versions_free();
 	bus_close(router);
 	bus_free(bus);
 	sched_close(f.sched);

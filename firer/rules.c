@@ -8,6 +8,8 @@
 #include <strings.h>
 
 #include "firer.h"
+#include "hmac.h"
+#include "log.h"
 #include "tmpl.h"
 
 static int
@@ -41,9 +43,15 @@ rule_matches(const struct rule *r, const struct event *ev)
 int64_t
 rule_retry_delay(const struct rule *r, uint32_t attempt)
 {
+	uint32_t jitter;
+	int64_t ms;
+
 	if (attempt == 0 || attempt > r->nretry)
 		return -1;
-	return r->retry_ms[attempt - 1];
+	ms = r->retry_ms[attempt - 1];
+	/* Up to 10% more, so retries to one receiver do not come in waves. */
+	random_bytes(&jitter, sizeof(jitter));
+	return ms + (ms / 10 > 0 ? (int64_t)(jitter % (uint64_t)(ms / 10)) : 0);
 }
 
 struct macro_values {
@@ -104,6 +112,38 @@ has_content_type(const struct rule *r)
 	return 0;
 }
 
+/*
+ * Standard Webhooks: webhook-signature is v1,base64(HMAC-SHA256 of
+ * "id.timestamp.payload"), the payload being the body, or for a GET the
+ * full URL.  webhook-id is already among the headers.
+ */
+static void
+sign(const struct rule *r, const struct delivery *d, struct request *req,
+    const char *timestamp)
+{
+	unsigned char mac[HMAC_SHA256_LEN];
+	struct buf content, header;
+
+	buf_init(&content);
+	buf_printf(&content, "%s.%s.", d->postback_id, timestamp);
+	if (r->post)
+		buf_add(&content, req->body.data, req->body.len);
+	else
+		buf_adds(&content, req->url);
+	if (hmac_sha256(r->sign_key, r->sign_keylen, content.data, content.len,
+	    mac) == -1) {
+		log_error("event=sign result=failed rule=%s", r->name);
+		buf_free(&content);
+		return;
+	}
+	buf_free(&content);
+	add_header(req, xasprintf("webhook-timestamp: %s", timestamp));
+	buf_init(&header);
+	buf_adds(&header, "webhook-signature: v1,");
+	base64_append(&header, mac, sizeof(mac));
+	add_header(req, buf_release(&header));
+}
+
 void
 rule_build(const struct rule *r, const struct delivery *d,
     struct request *req)
@@ -135,6 +175,8 @@ rule_build(const struct rule *r, const struct delivery *d,
 	if (r->post && !has_content_type(r))
 		add_header(req, xstrdup("Content-Type: "
 		    "application/x-www-form-urlencoded"));
+	if (r->sign_key)
+		sign(r, d, req, mv.timestamp);
 }
 
 void
@@ -149,4 +191,207 @@ request_free(struct request *req)
 	free(req->headers);
 	buf_free(&req->body);
 	memset(req, 0, sizeof(*req));
+}
+
+/*
+ * Rule versions: a delivery keeps the rule as it was when the delivery
+ * was made, even after SIGHUP changes or removes it.  A version is the
+ * rule's sending part (not its filters), encoded; its id is a hash of
+ * that encoding, and each version is stored once in the firer's LMDB.
+ */
+static void
+encode_rule(struct buf *b, const struct rule *r)
+{
+	size_t i;
+
+	wire_put_u8(b, RECORD_VERSION);
+	wire_put_str(b, r->name);
+	wire_put_u8(b, (uint8_t)r->post);
+	wire_put_str(b, tmpl_source(r->url));
+	wire_put_u16(b, (uint16_t)r->nheaders);
+	for (i = 0; i < r->nheaders; i++) {
+		wire_put_str(b, r->headers[i].name);
+		wire_put_str(b, tmpl_source(r->headers[i].value));
+	}
+	wire_put_str(b, r->body ? tmpl_source(r->body) : "");
+	wire_put_u8(b, r->body ? (uint8_t)tmpl_context(r->body) : 0);
+	wire_put_u32(b, (uint32_t)r->sign_keylen);
+	buf_add(b, r->sign_key, r->sign_keylen);
+	wire_put_i64(b, r->delay_ms);
+	wire_put_i64(b, r->timeout_ms);
+	wire_put_u16(b, (uint16_t)r->nretry);
+	for (i = 0; i < r->nretry; i++)
+		wire_put_i64(b, r->retry_ms[i]);
+}
+
+static struct tmpl *
+compile(const char *src, enum tmpl_context ctx)
+{
+	char err[256];
+	struct tmpl *t = tmpl_compile(src, ctx, err, sizeof(err));
+
+	if (t == NULL)
+		log_error("event=rule_version error=\"%s\"", err);
+	return t;
+}
+
+static int
+decode_headers(struct wire_reader *r, struct rule *rule)
+{
+	uint16_t n, i;
+	char *src;
+
+	if (wire_get_u16(r, &n) == -1 || n > 256)
+		return -1;
+	rule->headers = xcalloc(n ? n : 1, sizeof(*rule->headers));
+	for (i = 0; i < n; i++) {
+		if (wire_get_str(r, RECORD_NAME_MAX,
+		    &rule->headers[i].name) == -1 ||
+		    wire_get_str(r, RECORD_VALUE_MAX, &src) == -1)
+			return -1;
+		rule->nheaders++;
+		rule->headers[i].value = compile(src, TMPL_HEADER);
+		free(src);
+		if (rule->headers[i].value == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+decode_sending(struct wire_reader *r, struct rule *rule)
+{
+	uint8_t ctx;
+	uint32_t keylen;
+	uint16_t n, i;
+	char *src;
+
+	if (wire_get_str(r, WIRE_MSG_MAX, &src) == -1 ||
+	    wire_get_u8(r, &ctx) == -1) {
+		return -1;
+	}
+	if (*src && (rule->body = compile(src, (enum tmpl_context)ctx)) ==
+	    NULL) {
+		free(src);
+		return -1;
+	}
+	free(src);
+	if (wire_get_u32(r, &keylen) == -1 || keylen > 1024 ||
+	    r->len - r->off < keylen)
+		return -1;
+	if (keylen) {
+		rule->sign_key = xmalloc(keylen);
+		memcpy(rule->sign_key, r->p + r->off, keylen);
+		rule->sign_keylen = keylen;
+		r->off += keylen;
+	}
+	if (wire_get_i64(r, &rule->delay_ms) == -1 ||
+	    wire_get_i64(r, &rule->timeout_ms) == -1 ||
+	    wire_get_u16(r, &n) == -1)
+		return -1;
+	rule->retry_ms = xcalloc(n ? n : 1, sizeof(*rule->retry_ms));
+	for (i = 0; i < n; i++, rule->nretry++)
+		if (wire_get_i64(r, &rule->retry_ms[i]) == -1)
+			return -1;
+	return 0;
+}
+
+static int
+decode_rule(const void *data, size_t len, struct rule *rule)
+{
+	struct wire_reader r;
+	uint8_t version, post;
+	char *src;
+
+	memset(rule, 0, sizeof(*rule));
+	wire_reader_init(&r, data, len);
+	if (wire_get_u8(&r, &version) == -1 || version != RECORD_VERSION ||
+	    wire_get_str(&r, RECORD_NAME_MAX, &rule->name) == -1 ||
+	    wire_get_u8(&r, &post) == -1 ||
+	    wire_get_str(&r, WIRE_MSG_MAX, &src) == -1)
+		return -1;
+	rule->post = post;
+	rule->url = compile(src, TMPL_URL);
+	free(src);
+	if (rule->url == NULL || decode_headers(&r, rule) == -1 ||
+	    decode_sending(&r, rule) == -1)
+		return -1;
+	return wire_done(&r);
+}
+
+struct version {
+	char		 id[RULE_VERSION_LEN + 1];
+	struct rule	 rule;
+	struct version	*next;
+};
+
+static struct version *versions;
+
+static void
+version_id(const struct buf *b, char *id)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t i;
+
+	for (i = 0; i < b->len; i++) {
+		h ^= (unsigned char)b->data[i];
+		h *= 0x100000001b3ULL;
+	}
+	snprintf(id, RULE_VERSION_LEN + 1, "%016llx", (unsigned long long)h);
+}
+
+int
+rule_version_put(struct sched *s, struct store_txn *txn, const struct rule *r,
+    char *id)
+{
+	struct buf b;
+	int rc;
+
+	buf_init(&b);
+	encode_rule(&b, r);
+	version_id(&b, id);
+	rc = sched_put_rule(s, txn, id, b.data, b.len);
+	buf_free(&b);
+	return rc;
+}
+
+const struct rule *
+rule_version_get(struct sched *s, const char *id)
+{
+	struct version *v;
+	struct buf b;
+
+	for (v = versions; v; v = v->next)
+		if (strcmp(v->id, id) == 0)
+			return &v->rule;
+	buf_init(&b);
+	if (sched_get_rule(s, id, &b) != STORE_OK) {
+		buf_free(&b);
+		return NULL;
+	}
+	v = xcalloc(1, sizeof(*v));
+	snprintf(v->id, sizeof(v->id), "%s", id);
+	if (decode_rule(b.data, b.len, &v->rule) == -1) {
+		log_error("event=corrupt_record db=rules version=%s", id);
+		conf_rule_clear(&v->rule);
+		free(v);
+		buf_free(&b);
+		return NULL;
+	}
+	buf_free(&b);
+	v->next = versions;
+	versions = v;
+	return &v->rule;
+}
+
+void
+rule_versions_free(void)
+{
+	struct version *v;
+
+	while ((v = versions) != NULL) {
+		versions = v->next;
+		conf_rule_clear(&v->rule);
+		free(v);
+	}
 }

@@ -14,8 +14,7 @@
 
 static const char *const db_names[DB_COUNT] = {
 	"senders", LOGDB_DELIVERIES, LOGDB_SCHEDULE, LOGDB_LOG, LOGDB_LOG_TX,
-	"meta",
-	"dead"
+	"meta", "dead", "rules", "state", "inflight"
 };
 
 #define SCHED_SCAN_MAX	4096
@@ -88,9 +87,8 @@ sched_store(struct sched *s)
 }
 
 static int
-put_scheduled(struct store_txn *txn, const struct delivery *d)
+put_record(struct store_txn *txn, const struct delivery *d)
 {
-	unsigned char key[SCHED_KEY_LEN];
 	struct buf b;
 	int rc;
 
@@ -99,7 +97,16 @@ put_scheduled(struct store_txn *txn, const struct delivery *d)
 	rc = store_put(txn, DB_DELIVERIES, d->postback_id,
 	    strlen(d->postback_id), b.data, b.len);
 	buf_free(&b);
-	if (rc != STORE_OK)
+	return rc;
+}
+
+static int
+put_scheduled(struct store_txn *txn, const struct delivery *d)
+{
+	unsigned char key[SCHED_KEY_LEN];
+	int rc;
+
+	if ((rc = put_record(txn, d)) != STORE_OK)
 		return rc;
 	sched_key(key, d->due_ms, d->postback_id);
 	return store_put(txn, DB_SCHEDULE, key, sizeof(key), "", 0);
@@ -119,6 +126,8 @@ sched_add(struct sched *s, struct store_txn *txn, const struct rule *r,
 	d.attempt = 1;
 	d.due_ms = now + r->delay_ms + (r->nretry ? r->retry_ms[0] : 0);
 	d.event = *ev;
+	if ((rc = rule_version_put(s, txn, r, d.rule_version)) != STORE_OK)
+		return rc;
 	rc = put_scheduled(txn, &d);
 	if (rc == STORE_OK)
 		log_info("event=scheduled postback_id=%s rule=%s "
@@ -208,17 +217,21 @@ sched_finish(struct sched *s, const struct delivery *d, struct attempt *a,
 	sched_key(key, d->due_ms, d->postback_id);
 	if (rc == STORE_OK)
 		rc = store_del(txn, DB_SCHEDULE, key, sizeof(key));
+	if (rc == STORE_NOTFOUND)
+		rc = store_del(txn, DB_INFLIGHT, d->postback_id,
+		    strlen(d->postback_id));
+	else if (rc == STORE_OK)
+		store_del(txn, DB_INFLIGHT, d->postback_id,
+		    strlen(d->postback_id));
 	if (rc == STORE_OK || rc == STORE_NOTFOUND) {
-		if (next_due_ms >= 0) {
-			next = *d;
-			next.attempt = d->attempt + 1;
-			next.due_ms = next_due_ms;
-			rc = put_scheduled(txn, &next);
-		} else {
-			rc = store_del(txn, DB_DELIVERIES, d->postback_id,
-			    strlen(d->postback_id));
-			if (rc == STORE_NOTFOUND)
-				rc = STORE_OK;
+		/* A finished delivery stays, without a schedule, for replay. */
+		next = *d;
+		next.attempt = d->attempt + 1;
+		next.due_ms = next_due_ms;
+		rc = put_record(txn, &next);
+		if (rc == STORE_OK && next_due_ms >= 0) {
+			sched_key(key, next_due_ms, d->postback_id);
+			rc = store_put(txn, DB_SCHEDULE, key, sizeof(key), "", 0);
 		}
 	}
 	if (rc != STORE_OK) {
@@ -226,4 +239,223 @@ sched_finish(struct sched *s, const struct delivery *d, struct attempt *a,
 		return rc;
 	}
 	return store_commit(txn, 0);
+}
+
+int
+sched_put_rule(struct sched *s, struct store_txn *txn, const char *id,
+    const void *data, size_t len)
+{
+	(void)s;
+	return store_put(txn, DB_RULES, id, strlen(id), data, len);
+}
+
+int
+sched_get_rule(struct sched *s, const char *id, struct buf *out)
+{
+	struct store_txn *txn;
+	struct store_val v;
+	int rc;
+
+	if ((rc = store_begin(s->store, 0, &txn)) != STORE_OK)
+		return rc;
+	rc = store_get(txn, DB_RULES, id, strlen(id), &v);
+	if (rc == STORE_OK)
+		buf_add(out, v.data, v.len);
+	store_abort(txn);
+	return rc;
+}
+
+/* A conversion's identity: transaction, event name, order id. */
+static void
+state_key(struct buf *key, const struct event *ev)
+{
+	const char *event = attrs_get(&ev->attrs, "event");
+	const char *order = attrs_get(&ev->attrs, "order_id");
+
+	buf_reset(key);
+	buf_adds(key, ev->txid);
+	buf_addc(key, '\0');
+	buf_add(key, event ? event : "", strnlen(event ? event : "", 128));
+	buf_addc(key, '\0');
+	buf_add(key, order ? order : "", strnlen(order ? order : "", 128));
+}
+
+int
+sched_set_state(struct sched *s, struct store_txn *txn, const struct event *ev)
+{
+	unsigned char v[2] = { RECORD_VERSION, ev->status };
+	struct buf key;
+	int rc;
+
+	(void)s;
+	if (ev->type != EVENT_CONVERSION && ev->type != EVENT_EVENT)
+		return STORE_OK;
+	buf_init(&key);
+	state_key(&key, ev);
+	rc = store_put(txn, DB_STATE, key.data, key.len, v, sizeof(v));
+	buf_free(&key);
+	return rc;
+}
+
+int
+sched_state(struct sched *s, const struct event *ev)
+{
+	struct store_txn *txn;
+	struct store_val v;
+	struct buf key;
+	int status = 0;
+
+	if (store_begin(s->store, 0, &txn) != STORE_OK)
+		return 0;
+	buf_init(&key);
+	state_key(&key, ev);
+	if (store_get(txn, DB_STATE, key.data, key.len, &v) == STORE_OK &&
+	    v.len == 2 && ((const unsigned char *)v.data)[0] == RECORD_VERSION)
+		status = ((const unsigned char *)v.data)[1];
+	buf_free(&key);
+	store_abort(txn);
+	return status;
+}
+
+/*
+ * Before requests go out, note them as in flight, in one transaction:
+ * if we die before their outcome is logged, the next start logs them
+ * "interrupted" and sends them again.
+ */
+int
+sched_flying(struct sched *s, struct delivery **ds, int n, int64_t now)
+{
+	struct store_txn *txn;
+	unsigned char v[13];
+	int i, rc;
+
+	if ((rc = store_begin(s->store, 1, &txn)) != STORE_OK)
+		return rc;
+	for (i = 0; i < n && rc == STORE_OK; i++) {
+		v[0] = RECORD_VERSION;
+		v[1] = (unsigned char)(ds[i]->attempt >> 24);
+		v[2] = (unsigned char)(ds[i]->attempt >> 16);
+		v[3] = (unsigned char)(ds[i]->attempt >> 8);
+		v[4] = (unsigned char)ds[i]->attempt;
+		wire_be64_put(v + 5, (uint64_t)now);
+		rc = store_put(txn, DB_INFLIGHT, ds[i]->postback_id,
+		    strlen(ds[i]->postback_id), v, sizeof(v));
+	}
+	if (rc != STORE_OK) {
+		store_abort(txn);
+		return rc;
+	}
+	return store_commit(txn, 0);
+}
+
+/* One delivery found in flight at start: log it interrupted, resend. */
+static int
+interrupted(struct sched *s, struct store_txn *txn, const char *pid,
+    const struct store_val *fv, int64_t now)
+{
+	const unsigned char *p = fv->data;
+	struct delivery d;
+	struct attempt a;
+	struct store_val v;
+	struct wire_reader r;
+	unsigned char key[SCHED_KEY_LEN];
+	int rc;
+
+	if (fv->len != 13 || store_get(txn, DB_DELIVERIES, pid, strlen(pid),
+	    &v) != STORE_OK)
+		return STORE_OK;	/* nothing left to resend */
+	delivery_init(&d);
+	wire_reader_init(&r, v.data, v.len);
+	if (record_get_delivery(&r, &d) == -1) {
+		delivery_free(&d);
+		return STORE_OK;
+	}
+	attempt_init(&a);
+	a.time_ms = (int64_t)wire_be64_get(p + 5);
+	memcpy(a.postback_id, pid, sizeof(a.postback_id));
+	a.attempt = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 |
+	    (uint32_t)p[3] << 8 | p[4];
+	a.result = ATTEMPT_INTERRUPTED;
+	a.type = d.event.type;
+	a.rule = d.rule;
+	a.offer_id = (char *)(uintptr_t)attrs_get(&d.event.attrs, "offer_id");
+	a.publisher = (char *)(uintptr_t)attrs_get(&d.event.attrs,
+	    "publisher");
+	a.txid = d.event.txid;
+	a.url = "";
+	a.error = "the firer stopped during this attempt";
+	rc = log_attempt(s, txn, &a);
+	sched_key(key, d.due_ms, pid);
+	if (rc == STORE_OK && d.due_ms >= 0)
+		store_del(txn, DB_SCHEDULE, key, sizeof(key));
+	d.attempt = a.attempt + 1;
+	d.due_ms = now;
+	if (rc == STORE_OK)
+		rc = put_scheduled(txn, &d);
+	log_warn("event=attempt postback_id=%s attempt=%u result=interrupted "
+	    "transaction_id=%s", pid, a.attempt, d.event.txid);
+	delivery_free(&d);
+	return rc;
+}
+
+int
+sched_recover(struct sched *s)
+{
+	struct store_txn *txn;
+	struct store_cursor *c;
+	struct store_val k, v;
+	char pid[RECORD_ID_MAX + 1];
+	int64_t now = now_ms();
+	int rc;
+
+	if ((rc = store_begin(s->store, 1, &txn)) != STORE_OK)
+		return rc;
+	if ((rc = store_cursor_open(txn, DB_INFLIGHT, &c)) != STORE_OK) {
+		store_abort(txn);
+		return rc;
+	}
+	for (rc = store_cursor_seek(c, NULL, 0, &k, &v); rc == STORE_OK;
+	    rc = store_cursor_next(c, &k, &v)) {
+		if (k.len > RECORD_ID_MAX)
+			continue;
+		memcpy(pid, k.data, k.len);
+		pid[k.len] = '\0';
+		if (interrupted(s, txn, pid, &v, now) != STORE_OK)
+			break;
+		store_cursor_del(c);
+	}
+	store_cursor_close(c);
+	if (rc == STORE_ERROR || rc == STORE_FULL) {
+		store_abort(txn);
+		return rc;
+	}
+	return store_commit(txn, 1);
+}
+
+/* Schedule a delivery again now (firer -R); 1 done, 0 unknown id. */
+int
+sched_replay(struct store_txn *txn, const char *pid, int64_t now)
+{
+	unsigned char key[SCHED_KEY_LEN];
+	struct delivery d;
+	struct store_val v;
+	struct wire_reader r;
+	int rc;
+
+	if (store_get(txn, DB_DELIVERIES, pid, strlen(pid), &v) != STORE_OK)
+		return 0;
+	delivery_init(&d);
+	wire_reader_init(&r, v.data, v.len);
+	if (record_get_delivery(&r, &d) == -1) {
+		delivery_free(&d);
+		return 0;
+	}
+	if (d.due_ms >= 0) {
+		sched_key(key, d.due_ms, pid);
+		store_del(txn, DB_SCHEDULE, key, sizeof(key));
+	}
+	d.due_ms = now;
+	rc = put_scheduled(txn, &d);
+	delivery_free(&d);
+	return rc == STORE_OK ? 1 : -1;
 }
