@@ -329,6 +329,10 @@ join_conversion(struct matcher *m, struct store_txn *txn,
 	else if (rc == STORE_NOTFOUND && hit->kind == HIT_REJECT) {
 		reject(v, "invalid_transition");	/* nothing to reject */
 		rc = 0;
+	} else if (rc == STORE_NOTFOUND && hit != click && offer &&
+	    hit->time_ms - click->time_ms > offer->window_ms) {
+		reject(v, "expired");
+		rc = 0;
 	} else if (rc == STORE_NOTFOUND) {
 		if (status == 0)
 			status = STATUS_APPROVED;
@@ -343,6 +347,40 @@ join_conversion(struct matcher *m, struct store_txn *txn,
 	return rc;
 }
 
+/*
+ * A conversion whose click is not here (yet): its click may be on its
+ * way through another ingest.  Keep it for matcher grace, by due time
+ * and by transaction.
+ */
+static int
+hold(struct matcher *m, struct store_txn *txn, const struct hit *hit,
+    struct verdict *v)
+{
+	int64_t due = now_ms() + m->daemon->conf->matcher_grace_ms;
+	unsigned char tail[16];
+	struct buf key, rec;
+	int rc;
+
+	wire_be64_put(tail, (uint64_t)due);
+	wire_be64_put(tail + 8, ++m->held_seq);
+	buf_init(&key);
+	buf_init(&rec);
+	buf_add(&key, tail, 8);
+	buf_adds(&key, hit->txid);
+	buf_add(&key, tail + 8, 8);
+	record_put_hit(&rec, hit);
+	rc = store_put(txn, DB_HELD, key.data, key.len, rec.data, rec.len);
+	buf_reset(&key);
+	buf_adds(&key, hit->txid);
+	buf_add(&key, tail, 16);
+	if (rc == STORE_OK)
+		rc = store_put(txn, DB_HELD_TX, key.data, key.len, "", 0);
+	buf_free(&key);
+	buf_free(&rec);
+	v->result = VERDICT_HELD;
+	return rc == STORE_OK ? 0 : -1;
+}
+
 /* A hit that refers to a transaction: a postback, a pixel, a reject. */
 static int
 join_known(struct matcher *m, struct store_txn *txn, const struct hit *hit,
@@ -353,7 +391,9 @@ join_known(struct matcher *m, struct store_txn *txn, const struct hit *hit,
 
 	hit_init(&click);
 	rc = load_click(txn, hit->txid, &click);
-	if (rc == 0)
+	if (rc == 0 && hit->kind != HIT_REJECT)
+		rc = hold(m, txn, hit, v);
+	else if (rc == 0)
 		reject(v, "unknown_click");
 	else if (rc == 1 && !token_matches(hit, &click))
 		reject(v, "token_mismatch");
@@ -388,6 +428,81 @@ log_verdict(const struct hit *hit, const struct verdict *v)
 	    log_value(reason, sizeof(reason), v->reason) : "");
 }
 
+/* Take one held hit out: its record into hit, both keys deleted. */
+static int
+unhold(struct store_txn *txn, const struct store_val *txkey, struct hit *hit)
+{
+	const unsigned char *k = txkey->data;
+	struct wire_reader r;
+	struct store_val v;
+	unsigned char key[8 + RECORD_ID_MAX + 8];
+	size_t idlen = txkey->len - 16;
+	int rc;
+
+	memcpy(key, k + idlen, 8);
+	memcpy(key + 8, k, idlen);
+	memcpy(key + 8 + idlen, k + idlen + 8, 8);
+	if ((rc = store_get(txn, DB_HELD, key, idlen + 16, &v)) != STORE_OK)
+		return rc;
+	wire_reader_init(&r, v.data, v.len);
+	if (record_get_hit(&r, hit) == -1 || wire_done(&r) == -1)
+		rc = STORE_ERROR;
+	if (store_del(txn, DB_HELD, key, idlen + 16) == STORE_ERROR ||
+	    store_del(txn, DB_HELD_TX, txkey->data, txkey->len) == STORE_ERROR)
+		rc = STORE_ERROR;
+	return rc;
+}
+
+static void log_verdict(const struct hit *, const struct verdict *);
+
+/* The click has come: join what was held for it, in arrival order. */
+static int
+release_held(struct matcher *m, struct store_txn *txn, const char *txid)
+{
+	struct store_cursor *c;
+	struct store_val k;
+	struct verdict v;
+	struct hit hit;
+	size_t len = strlen(txid);
+	int rc = STORE_OK;
+
+	while (rc == STORE_OK) {
+		if (store_cursor_open(txn, DB_HELD_TX, &c) != STORE_OK)
+			return -1;
+		rc = store_cursor_seek(c, txid, len, &k, NULL);
+		if (rc != STORE_OK || k.len != len + 16 ||
+		    memcmp(k.data, txid, len) != 0) {
+			store_cursor_close(c);
+			return rc == STORE_ERROR ? -1 : 0;
+		}
+		hit_init(&hit);
+		rc = unhold(txn, &k, &hit);
+		store_cursor_close(c);
+		memset(&v, 0, sizeof(v));
+		memcpy(v.txid, txid, len + 1);
+		if (rc == STORE_OK && join_known(m, txn, &hit, &v) == -1)
+			rc = STORE_ERROR;
+		else if (rc == STORE_OK)
+			log_verdict(&hit, &v);
+		hit_free(&hit);
+	}
+	return rc == STORE_ERROR ? -1 : 0;
+}
+
+/* A hit for another shard's transaction: say so, touch nothing. */
+static int
+misrouted(struct matcher *m, const struct hit *hit, struct verdict *v)
+{
+	unsigned n = (unsigned)m->daemon->conf->matcher_endpoints.n;
+
+	if (txid_shard(hit->txid) % n == (unsigned)m->daemon->instance)
+		return 0;
+	log_error("event=misrouted transaction_id=%s shard=%u this_shard=%d",
+	    hit->txid, txid_shard(hit->txid) % n, m->daemon->instance);
+	reject(v, "wrong_shard");
+	return 1;
+}
+
 int
 join_hit(struct matcher *m, struct store_txn *txn, const struct hit *hit,
     struct verdict *v, int *durable)
@@ -396,10 +511,13 @@ join_hit(struct matcher *m, struct store_txn *txn, const struct hit *hit,
 
 	memcpy(v->txid, hit->txid, sizeof(v->txid));
 	v->reason[0] = '\0';
+	if (misrouted(m, hit, v))
+		return 0;
 	switch (hit->kind) {
 	case HIT_CLICK:
 		v->result = VERDICT_STORED;
-		if (store_origin(txn, hit) == -1)
+		if (store_origin(txn, hit) == -1 ||
+		    release_held(m, txn, hit->txid) == -1)
 			return -1;
 		return emit_origin(m, txn, hit, EVENT_CLICK);
 	case HIT_IMPRESSION:
@@ -418,4 +536,127 @@ join_hit(struct matcher *m, struct store_txn *txn, const struct hit *hit,
 	if (rc == 0)
 		log_verdict(hit, v);
 	return rc < 0 ? -1 : 0;
+}
+
+#define CHORE_MAX	1000	/* records per chore transaction */
+
+/* One held hit whose grace is over: unknown_click. */
+static int
+expire_one(struct store_txn *txn, struct store_cursor *c,
+    const struct store_val *k, const struct store_val *val)
+{
+	unsigned char txkey[RECORD_ID_MAX + 16];
+	size_t idlen = k->len - 16;
+	struct wire_reader r;
+	struct verdict v;
+	struct hit hit;
+
+	hit_init(&hit);
+	wire_reader_init(&r, val->data, val->len);
+	if (record_get_hit(&r, &hit) == 0) {
+		memset(&v, 0, sizeof(v));
+		memcpy(v.txid, hit.txid, sizeof(v.txid));
+		reject(&v, "unknown_click");
+		log_verdict(&hit, &v);
+	}
+	hit_free(&hit);
+	memcpy(txkey, (const char *)k->data + 8, idlen);
+	memcpy(txkey + idlen, k->data, 8);
+	memcpy(txkey + idlen + 8, (const char *)k->data + 8 + idlen, 8);
+	store_del(txn, DB_HELD_TX, txkey, idlen + 16);
+	return store_cursor_del(c);
+}
+
+int
+join_expire_held(struct matcher *m, int64_t now)
+{
+	struct store_txn *txn;
+	struct store_cursor *c;
+	struct store_val k, v;
+	int rc, n = 0;
+
+	if (store_begin(m->store, 1, &txn) != STORE_OK)
+		return -1;
+	if (store_cursor_open(txn, DB_HELD, &c) != STORE_OK) {
+		store_abort(txn);
+		return -1;
+	}
+	for (rc = store_cursor_seek(c, NULL, 0, &k, &v);
+	    rc == STORE_OK && n < CHORE_MAX; rc = store_cursor_next(c, &k, &v)) {
+		if (k.len < 17 || k.len > RECORD_ID_MAX + 16 ||
+		    (int64_t)wire_be64_get(k.data) > now)
+			break;
+		if (expire_one(txn, c, &k, &v) != STORE_OK)
+			break;
+		n++;
+	}
+	store_cursor_close(c);
+	if (n == 0) {
+		store_abort(txn);
+		return 0;
+	}
+	return store_commit(txn, 1) == STORE_OK ? n : -1;
+}
+
+/* Delete every key of db that starts with txid. */
+static int
+delete_prefixed(struct store_txn *txn, int db, const char *txid, size_t len)
+{
+	struct store_cursor *c;
+	struct store_val k;
+	int rc;
+
+	if (store_cursor_open(txn, db, &c) != STORE_OK)
+		return -1;
+	for (rc = store_cursor_seek(c, txid, len, &k, NULL);
+	    rc == STORE_OK && k.len >= len && memcmp(k.data, txid, len) == 0;
+	    rc = store_cursor_next(c, &k, NULL))
+		if (store_cursor_del(c) != STORE_OK) {
+			rc = STORE_ERROR;
+			break;
+		}
+	store_cursor_close(c);
+	return rc == STORE_ERROR ? -1 : 0;
+}
+
+/*
+ * retention clicks: transaction ids start with their time, so the
+ * oldest clicks come first; a few per call, so the join never waits.
+ */
+int
+join_prune(struct matcher *m, int64_t now)
+{
+	int64_t before = now - m->daemon->conf->retention_clicks_ms;
+	char txid[RECORD_ID_MAX + 1];
+	struct store_txn *txn;
+	struct store_cursor *c;
+	struct store_val k;
+	int rc, n = 0;
+
+	if (store_begin(m->store, 1, &txn) != STORE_OK)
+		return -1;
+	if (store_cursor_open(txn, DB_CLICKS, &c) != STORE_OK) {
+		store_abort(txn);
+		return -1;
+	}
+	for (rc = store_cursor_seek(c, NULL, 0, &k, NULL);
+	    rc == STORE_OK && n < CHORE_MAX; rc = store_cursor_next(c, &k, NULL)) {
+		if (k.len != TXID_LEN)
+			continue;
+		memcpy(txid, k.data, TXID_LEN);
+		txid[TXID_LEN] = '\0';
+		if (txid_time_ms(txid) >= before)
+			break;
+		if (delete_prefixed(txn, DB_CONVERSIONS, txid, TXID_LEN) == -1 ||
+		    store_cursor_del(c) != STORE_OK)
+			break;
+		n++;
+	}
+	store_cursor_close(c);
+	if (n == 0) {
+		store_abort(txn);
+		return 0;
+	}
+	log_info("event=retention db=clicks removed=%d", n);
+	return store_commit(txn, 0) == STORE_OK ? n : -1;
 }

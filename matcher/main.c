@@ -14,7 +14,7 @@
 
 static const char *const db_names[DB_COUNT] = {
 	"clicks", "conversions", "senders", "outbox", "meta", "dead",
-	"impressions"
+	"impressions", "held", "held_tx"
 };
 
 static const char usage[] = "[-dnv] [-f file] [-s shard]";
@@ -68,10 +68,16 @@ run(struct matcher *m, struct bus_sock *router)
 {
 	struct bus_sock *socks[BUS_POLL_MAX];
 	int readable[BUS_POLL_MAX], n;
+	int64_t next_chores = 0;
 
 	socks[0] = router;
 	n = 1 + outbox_socks(m->outbox, socks + 1, BUS_POLL_MAX - 1);
 	while (!daemon_stopping) {
+		if (mono_ms() >= next_chores) {
+			join_expire_held(m, now_ms());
+			join_prune(m, now_ms());
+			next_chores = mono_ms() + 1000;
+		}
 		if (daemon_reloading) {
 			daemon_reloading = 0;
 			daemon_reload(m->daemon);

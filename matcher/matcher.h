@@ -15,6 +15,8 @@ enum {
 	DB_META,
 	DB_DEAD,		/* messages that could not be decoded */
 	DB_IMPRESSIONS,		/* offer, publisher, day -> count */
+	DB_HELD,		/* due (be64) | txid | seq -> hit */
+	DB_HELD_TX,		/* txid | due | seq -> empty */
 	DB_COUNT
 };
 
@@ -22,10 +24,15 @@ struct matcher {
 	struct daemon	*daemon;
 	struct store	*store;
 	struct outbox	*outbox;
+	uint64_t	 held_seq;	/* makes held keys unique */
 };
 
 /* join.c: apply one hit in the open write transaction. */
 int	join_hit(struct matcher *, struct store_txn *, const struct hit *,
 	    struct verdict *, int *durable);
+/* Conversions held for their click past matcher grace: unknown_click. */
+int	join_expire_held(struct matcher *, int64_t now);
+/* Drop clicks older than retention clicks, a few at a time. */
+int	join_prune(struct matcher *, int64_t now);
 
 #endif

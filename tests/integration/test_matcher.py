@@ -1,0 +1,153 @@
+"""matcher: grace for clicks on their way, attribution windows,
+duplicates and multiple conversions, misrouted shards, a kill -9 in the
+middle of a stream."""
+
+import signal
+import threading
+import time
+
+from harness import Receiver, cluster_of, get, kv, main
+from wire import (HIT_CLICK, HIT_POSTBACK, Sender, hit, txid)
+
+def conf(recv, extra=""):
+    return "\n".join([
+        "global-token g1",
+        'offer o1 url "http://127.0.0.1:9/?t={transaction_id}" payout 2',
+        'offer multi url "http://127.0.0.1:9/?t={transaction_id}" multiple yes',
+        'offer short url "http://127.0.0.1:9/?t={transaction_id}" window 1s',
+        "matcher grace 1500ms",
+        'postback aff on conversion status any url "%s?t={transaction_id}'
+        '&o={order_id}&p={payout}"' % recv.url("/aff"),
+        'postback ev on event url "%s?t={transaction_id}&e={event}'
+        '&o={order_id}"' % recv.url("/ev"),
+    ]) + "\n" + extra
+
+
+def click(c, offer="o1"):
+    _, h, _ = get(c.base() + "/click?offer_id=%s&publisher=p" % offer)
+    return h["location"].split("t=")[1]
+
+
+def postback(c, tx, extra=""):
+    status, _, body = get(c.base() + "/postback?secure=g1&transaction_id=" +
+                          tx + extra)
+    return status, kv(body)
+
+
+def test_conversion_before_its_click_is_held():
+    recv = Receiver()
+    with cluster_of(conf(recv)) as c:
+        c.start("matcher")
+        c.start("firer")
+        endpoint = "ipc://%s/matcher-0.sock" % c.dir
+        a = Sender(endpoint, "ingest-a/0000000000000001")
+        b = Sender(endpoint, "ingest-b/0000000000000002")
+        tx, lost = txid(), txid()
+        _, verdicts = a.send([hit(HIT_POSTBACK, tx, {"_token": "*"}),
+                              hit(HIT_POSTBACK, lost, {"_token": "*"})])
+        assert [v[1] for v in verdicts] == ["accepted", "accepted"], verdicts
+        b.send([hit(HIT_CLICK, tx, {"offer_id": "o1", "publisher": "p"})])
+        got = recv.wait_for(1)
+        assert got[0]["query"]["t"] == [tx] and got[0]["query"]["p"] == ["2"]
+        c.wait_log("matcher-0", "transaction_id=%s result=rejected "
+                   "reason=unknown_click" % lost, timeout=10)
+        time.sleep(0.3)
+        assert len(recv.requests) == 1, recv.requests
+        a.close()
+        b.close()
+        assert all(s == 0 for s in c.stop_all().values())
+    recv.close()
+
+
+def test_window_expired():
+    recv = Receiver()
+    with cluster_of(conf(recv)) as c:
+        c.start_all()
+        tx = click(c, "short")
+        time.sleep(1.2)
+        status, answer = postback(c, tx)
+        assert answer == {"result": "rejected", "reason": "expired",
+                          "transaction_id": tx}, answer
+        assert all(s == 0 for s in c.stop_all().values())
+    assert recv.requests == []
+    recv.close()
+
+
+def test_duplicates_multiple_and_events():
+    recv = Receiver()
+    with cluster_of(conf(recv)) as c:
+        c.start_all()
+        tx = click(c)
+        assert postback(c, tx, "&order_id=A")[1]["result"] == "approved"
+        assert postback(c, tx, "&order_id=B")[1].get("reason") == "duplicate"
+        assert postback(c, tx)[1].get("reason") == "duplicate"
+        mx = click(c, "multi")
+        assert postback(c, mx, "&order_id=A")[1]["result"] == "approved"
+        assert postback(c, mx, "&order_id=B")[1]["result"] == "approved"
+        assert postback(c, mx, "&order_id=B")[1].get("reason") == "duplicate"
+        assert postback(c, tx, "&event=ftd")[1]["result"] == "approved"
+        assert postback(c, tx, "&event=ftd")[1].get("reason") == "duplicate"
+        assert postback(c, tx, "&event=signup")[1]["result"] == "approved"
+        got = recv.wait_for(5)
+        aff = sorted((r["query"]["t"][0], r["query"]["o"][0])
+                     for r in got if r["path"] == "/aff")
+        assert aff == sorted([(tx, "A"), (mx, "A"), (mx, "B")]), aff
+        ev = sorted(r["query"]["e"][0] for r in got if r["path"] == "/ev")
+        assert ev == ["ftd", "signup"], ev
+        assert all(s == 0 for s in c.stop_all().values())
+    recv.close()
+
+
+def test_misrouted_shard_is_refused():
+    recv = Receiver()
+    with cluster_of(conf(recv), matchers=2) as c:
+        c.start("matcher", 0)
+        s = Sender("ipc://%s/matcher-0.sock" % c.dir,
+                   "ingest-x/0000000000000003")
+        other = txid(shard=1)
+        _, verdicts = s.send([hit(HIT_CLICK, other, {"offer_id": "o1"}),
+                              hit(HIT_POSTBACK, other, {"_token": "*"})])
+        assert [(v[1], v[2]) for v in verdicts] == [
+            ("rejected", "wrong_shard"), ("rejected", "wrong_shard")], verdicts
+        c.wait_log("matcher-0", "event=misrouted transaction_id=" + other)
+        s.close()
+        assert all(v == 0 for v in c.stop_all().values())
+    recv.close()
+
+
+def test_kill_matcher_during_a_stream():
+    """Every conversion answered is joined once and delivered once."""
+    recv = Receiver()
+    with cluster_of(conf(recv)) as c:
+        c.start_all()
+        answered = []
+        stop = threading.Event()
+
+        def load():
+            while not stop.is_set():
+                tx = click(c)
+                status, answer = postback(c, tx)
+                if status in (200, 202):
+                    answered.append(tx)
+
+        t = threading.Thread(target=load)
+        t.start()
+        for _ in range(2):
+            time.sleep(0.7)
+            c.stop("matcher", sig=signal.SIGKILL)
+            c.start("matcher")
+        time.sleep(0.5)
+        stop.set()
+        t.join()
+        got = recv.wait_for(len(answered), timeout=30)
+        time.sleep(1)
+        seen = [r["query"]["t"][0] for r in recv.requests]
+        assert sorted(seen) == sorted(answered), (len(seen), len(answered))
+        assert all(s == 0 for s in c.stop_all().values())
+    recv.close()
+
+
+if __name__ == "__main__":
+    main([test_conversion_before_its_click_is_held, test_window_expired,
+          test_duplicates_multiple_and_events,
+          test_misrouted_shard_is_refused, test_kill_matcher_during_a_stream])
