@@ -414,6 +414,12 @@ outbox_bytes(const struct outbox *ob)
 }
 
 uint64_t
+outbox_dest_pending(const struct outbox *ob, unsigned d)
+{
+	return ob->dests[d].next - 1 - ob->dests[d].acked;
+}
+
+uint64_t
 outbox_pending(const struct outbox *ob)
 {
 	uint64_t n = 0;

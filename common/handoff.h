@@ -66,6 +66,7 @@ void		 outbox_read_acks(struct outbox *, outbox_verdict_fn, void *);
 uint64_t	 outbox_bytes(const struct outbox *);
 /* Records written but not yet acknowledged, over all destinations. */
 uint64_t	 outbox_pending(const struct outbox *);
+uint64_t	 outbox_dest_pending(const struct outbox *, unsigned dest);
 /* The sockets, for polling. */
 int		 outbox_socks(struct outbox *, struct bus_sock **, int max);
 

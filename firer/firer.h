@@ -86,6 +86,9 @@ int		 sched_recover(struct sched *);
 /* firer -R: schedule a known delivery again at now. */
 int		 sched_replay(struct store_txn *, const char *postback_id,
 		    int64_t now);
+/* Deliveries scheduled; retention logs (a thousand records a call). */
+uint64_t	 sched_depth(struct sched *);
+int		 sched_prune(struct sched *, int64_t before);
 /* One attempt ended: log it, then drop or reschedule the delivery. */
 int		 sched_finish(struct sched *, const struct delivery *,
 		    struct attempt *, int64_t next_due_ms);

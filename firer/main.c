@@ -12,6 +12,7 @@
 #include "firer.h"
 #include "handoff.h"
 #include "log.h"
+#include "metrics.h"
 
 #define FIRER_POLL_MS		100
 #define FIRER_MAX_FLIGHTS	256
@@ -154,6 +155,30 @@ fill_attempt(struct attempt *a, struct flight *fl)
 	a->url = fl->req.url;
 }
 
+static struct metric *
+host_gauge(const char *host)
+{
+	char labels[300];
+
+	snprintf(labels, sizeof(labels), "host=\"%.256s\"", host);
+	return metric_gauge("postline_firer_in_flight",
+	    "Requests on the wire, by host.", labels);
+}
+
+static void
+count_attempt(const struct flight *fl, int result, int64_t latency_ms)
+{
+	char labels[400];
+
+	snprintf(labels, sizeof(labels), "rule=\"%.256s\",result=\"%s\"",
+	    fl->d.rule, attempt_result_name(result));
+	metric_add(metric_counter("postline_firer_attempts_total",
+	    "Attempts, by rule and result.", labels), 1);
+	if (result != ATTEMPT_CANCELLED)
+		metric_observe_ms(metric_histogram("postline_firer_attempt_ms",
+		    "Time from request to response.", NULL), (double)latency_ms);
+}
+
 static int
 retryable(const struct outcome *o)
 {
@@ -187,6 +212,7 @@ finish(struct firer *f, struct flight *fl, const struct outcome *o)
 		a.result = ATTEMPT_FAILED;
 	if (sched_finish(f->sched, &fl->d, &a, next) != STORE_OK)
 		return -1;
+	count_attempt(fl, a.result, o->latency_ms);
 	log_info("event=attempt postback_id=%s attempt=%u result=%s "
 	    "http_status=%d transaction_id=%s rule=%s", fl->d.postback_id,
 	    fl->d.attempt, attempt_result_name(a.result), o->http_status,
@@ -250,6 +276,7 @@ land(struct firer *f)
 		if (fl == NULL)
 			continue;
 		f->nflights--;
+		metric_add(host_gauge(fl->req.host), -1);
 		land_one(f, fl, &o);
 	}
 	settle(f);
@@ -314,6 +341,10 @@ send_all(struct firer *f, struct flight **go, int n)
 		if (deliver_start(f->deliverer, &go[i]->req, go[i]) == 0) {
 			add_flight(f, go[i]);
 			f->nflights++;
+			metric_add(host_gauge(go[i]->req.host), 1);
+			metric_observe_ms(metric_histogram("postline_firer_lateness_ms",
+			    "From the due time to the request.", NULL),
+			    (double)(go[i]->started_ms - go[i]->d.due_ms));
 		} else
 			land_unsent(f, go[i], 0, "could not start the request");
 	}
@@ -375,16 +406,30 @@ unlink_flights(struct firer *f, struct flight **go, int n)
 	}
 }
 
+/* Once a second: the schedule's depth, and retention logs. */
+static void
+chores(struct firer *f)
+{
+	metric_set(metric_gauge("postline_firer_scheduled",
+	    "Deliveries in the schedule.", NULL),
+	    (int64_t)sched_depth(f->sched));
+	sched_prune(f->sched, now_ms() - f->daemon->conf->retention_logs_ms);
+}
+
 static void
 run(struct firer *f, struct bus_sock *router)
 {
 	int fd = bus_fd(router);
-	int64_t deadline;
+	int64_t deadline, next_chores = 0;
 
 	while (!daemon_stopping) {
 		if (daemon_reloading) {
 			daemon_reloading = 0;
 			daemon_reload(f->daemon);
+		}
+		if (mono_ms() >= next_chores) {
+			chores(f);
+			next_chores = mono_ms() + 1000;
 		}
 		deliver_wait(f->deliverer, fd, bus_has_input(router) ? 0 :
 		    FIRER_POLL_MS);
@@ -454,6 +499,8 @@ main(int argc, char **argv)
 	    NULL)
 		fatal("event=start error=\"cannot bind %s\"",
 		    d.conf->firer_endpoints.v[d.instance]);
+	if (metrics_start(d.conf->metrics[SERVICE_FIRER]) == -1)
+		fatal("event=start error=\"cannot serve metrics\"");
 	log_info("event=ready sender=%s endpoint=%s rules=%zu", d.sender_id,
 	    d.conf->firer_endpoints.v[d.instance], d.conf->nrules);
 	run(&f, router);
@@ -462,6 +509,7 @@ main(int argc, char **argv)
 	deliver_free(f.deliverer);
 	free_flights(&f);
 	rule_versions_free();
+	metrics_stop();
 	bus_close(router);
 	bus_free(bus);
 	sched_close(f.sched);

@@ -459,3 +459,113 @@ sched_replay(struct store_txn *txn, const char *pid, int64_t now)
 	delivery_free(&d);
 	return rc == STORE_OK ? 1 : -1;
 }
+
+uint64_t
+sched_depth(struct sched *s)
+{
+	struct store_txn *txn;
+	uint64_t n;
+
+	if (store_begin(s->store, 0, &txn) != STORE_OK)
+		return 0;
+	n = store_count(txn, DB_SCHEDULE);
+	store_abort(txn);
+	return n;
+}
+
+#define PRUNE_MAX	1000
+
+/* The oldest attempts, with their index entries. */
+static int
+prune_log(struct store_txn *txn, int64_t before, int *n)
+{
+	unsigned char txkey[LOGDB_TX_KEY_LEN];
+	struct store_cursor *c;
+	struct store_val k, v;
+	struct wire_reader r;
+	struct attempt a;
+	int rc;
+
+	if (store_cursor_open(txn, DB_LOG, &c) != STORE_OK)
+		return -1;
+	for (rc = store_cursor_seek(c, NULL, 0, &k, &v);
+	    rc == STORE_OK && *n < PRUNE_MAX; rc = store_cursor_next(c, &k, &v)) {
+		if (k.len != LOGDB_KEY_LEN ||
+		    (int64_t)wire_be64_get(k.data) >= before)
+			break;
+		attempt_init(&a);
+		wire_reader_init(&r, v.data, v.len);
+		if (record_get_attempt(&r, &a) == 0) {
+			logdb_tx_key(txkey, a.txid, a.time_ms,
+			    wire_be64_get((const unsigned char *)k.data + 8));
+			store_del(txn, DB_LOG_TX, txkey, sizeof(txkey));
+		}
+		attempt_free(&a);
+		if (store_cursor_del(c) != STORE_OK)
+			break;
+		(*n)++;
+	}
+	store_cursor_close(c);
+	return 0;
+}
+
+/*
+ * Finished deliveries (kept for replay) and conversion states, by the
+ * time their ids start with; scheduled deliveries are never dropped.
+ */
+static int
+prune_by_id(struct store_txn *txn, int db, int64_t before, int *n)
+{
+	char id[RECORD_ID_MAX + 1];
+	struct store_cursor *c;
+	struct store_val k, v;
+	struct wire_reader r;
+	struct delivery d;
+	int rc, done;
+
+	if (store_cursor_open(txn, db, &c) != STORE_OK)
+		return -1;
+	for (rc = store_cursor_seek(c, NULL, 0, &k, &v);
+	    rc == STORE_OK && *n < PRUNE_MAX; rc = store_cursor_next(c, &k, &v)) {
+		if (k.len < RECORD_ID_MAX)
+			continue;
+		memcpy(id, k.data, RECORD_ID_MAX);
+		id[RECORD_ID_MAX] = '\0';
+		if (txid_time_ms(id) >= before)
+			break;
+		done = 1;
+		if (db == DB_DELIVERIES) {
+			delivery_init(&d);
+			wire_reader_init(&r, v.data, v.len);
+			done = record_get_delivery(&r, &d) == 0 && d.due_ms < 0;
+			delivery_free(&d);
+		}
+		if (done && store_cursor_del(c) != STORE_OK)
+			break;
+		*n += done;
+	}
+	store_cursor_close(c);
+	return 0;
+}
+
+int
+sched_prune(struct sched *s, int64_t before)
+{
+	struct store_txn *txn;
+	int n = 0;
+
+	if (store_begin(s->store, 1, &txn) != STORE_OK)
+		return -1;
+	if (prune_log(txn, before, &n) == -1 ||
+	    prune_by_id(txn, DB_DELIVERIES, before, &n) == -1 ||
+	    prune_by_id(txn, DB_STATE, before, &n) == -1) {
+		store_abort(txn);
+		return -1;
+	}
+	if (n == 0) {
+		store_abort(txn);
+		return 0;
+	}
+	log_info("event=retention db=log removed=%d", n);
+	return store_commit(txn, 0) == STORE_OK ? n : -1;
+}

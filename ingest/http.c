@@ -19,6 +19,7 @@
 
 #include "ingest.h"
 #include "log.h"
+#include "metrics.h"
 
 #define HTTP_MAX_DAEMONS	16
 #define HTTP_POOL_THREADS	2
@@ -96,15 +97,61 @@ make_response(const struct answer *ans)
 	return resp;
 }
 
-static enum MHD_Result
-respond(struct MHD_Connection *conn, const struct answer *ans)
+/* Answers counted by endpoint and status, for /metrics. */
+static const int counted_codes[] = {
+	200, 202, 302, 400, 403, 404, 405, 413, 414, 415, 501, 503, 0
+};
+#define NCODES	(sizeof(counted_codes) / sizeof(counted_codes[0]))
+static const char *const endpoint_names[] = {
+	"other", "click", "impression", "postback", "pixel", "clickless",
+	"reject", "healthz",
+};
+#define NENDPOINTS (sizeof(endpoint_names) / sizeof(endpoint_names[0]))
+static struct metric *answers[NENDPOINTS][NCODES];
+
+static void
+make_metrics(void)
 {
-	struct MHD_Response *resp = make_response(ans);
+	char labels[96];
+	size_t e, c;
+
+	for (e = 0; e < NENDPOINTS; e++)
+		for (c = 0; c < NCODES; c++) {
+			if (counted_codes[c])
+				snprintf(labels, sizeof(labels),
+				    "endpoint=\"%s\",code=\"%d\"",
+				    endpoint_names[e], counted_codes[c]);
+			else
+				snprintf(labels, sizeof(labels),
+				    "endpoint=\"%s\",code=\"other\"",
+				    endpoint_names[e]);
+			answers[e][c] = metric_counter("postline_ingest_hits_total",
+			    "Requests answered, by endpoint and status.", labels);
+		}
+}
+
+static void
+count_answer(enum endpoint ep, int status)
+{
+	size_t c;
+
+	for (c = 0; c < NCODES - 1 && counted_codes[c] != status; c++)
+		;
+	if ((size_t)ep >= NENDPOINTS)
+		ep = EP_NONE;
+	metric_add(answers[ep][c], 1);
+}
+
+static enum MHD_Result
+respond(struct request *req)
+{
+	struct MHD_Response *resp = make_response(&req->ans);
 	enum MHD_Result rc;
 
 	if (resp == NULL)
 		return MHD_NO;
-	rc = MHD_queue_response(conn, (unsigned)ans->status, resp);
+	count_answer(req->endpoint, req->ans.status);
+	rc = MHD_queue_response(req->conn, (unsigned)req->ans.status, resp);
 	MHD_destroy_response(resp);
 	return rc;
 }
@@ -190,7 +237,7 @@ process(struct request *req)
 		answer_set(&req->ans, 415, "error=unsupported_media_type");
 	if (req->ans.body) {
 		attrs_free(&params);
-		return respond(req->conn, &req->ans);
+		return respond(req);
 	}
 	client_ip(req->conn, peer, sizeof(peer));
 	ri.endpoint = req->endpoint;
@@ -208,7 +255,7 @@ process(struct request *req)
 	attrs_free(&params);
 	if (!store) {
 		job_free(job);
-		return respond(req->conn, &req->ans);
+		return respond(req);
 	}
 	/* Suspend first: the spool may resume it as soon as it has it. */
 	req->state = RQ_WAIT;
@@ -259,7 +306,7 @@ early_answer(struct request *req)
 		answer_set(&req->ans, 413, "error=request_too_large");
 		break;
 	}
-	return respond(req->conn, &req->ans);
+	return respond(req);
 }
 
 static enum MHD_Result
@@ -292,7 +339,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		return MHD_YES;
 	}
 	if (req->state == RQ_READY)
-		return respond(conn, &req->ans);
+		return respond(req);
 	if (req->state == RQ_WAIT)
 		return MHD_YES;
 	if (req->early_status && req->early_status != 415)
@@ -396,6 +443,7 @@ http_start(struct ingest *in)
 	size_t i;
 
 	h->ingest = in;
+	make_metrics();
 	for (i = 0; i < HTTP_MAX_DAEMONS; i++)
 		h->quiesced[i] = MHD_INVALID_SOCKET;
 	for (i = 0; i < listen->n && i < HTTP_MAX_DAEMONS; i++) {

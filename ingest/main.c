@@ -8,6 +8,7 @@
 #include "daemon.h"
 #include "ingest.h"
 #include "log.h"
+#include "metrics.h"
 
 static const char usage[] = "[-dnv] [-f file] [-s instance]";
 
@@ -24,11 +25,14 @@ main(int argc, char **argv)
 		fatal("event=start error=\"cannot open the spool\"");
 	if ((http = http_start(&in)) == NULL)
 		fatal("event=start error=\"cannot listen\"");
+	if (metrics_start(d.conf->metrics[SERVICE_INGEST]) == -1)
+		fatal("event=start error=\"cannot serve metrics\"");
 	log_info("event=ready sender=%s shards=%zu", d.sender_id,
 	    d.conf->matcher_endpoints.n);
 	spool_run(in.spool, &in, http);
 	http_stop(http);
 	spool_close(in.spool);
+	metrics_stop();
 	log_info("event=stopped");
 	free(d.sender_id);
 	conf_free(d.conf);

@@ -15,6 +15,7 @@
 #include "handoff.h"
 #include "ingest.h"
 #include "log.h"
+#include "metrics.h"
 #include "store.h"
 
 enum { DB_SPOOL, DB_META, DB_COUNT };
@@ -39,6 +40,9 @@ struct spool {
 	int64_t		 probe_ms;	/* when to try storing again */
 	int		 full_logged;
 	int		 closed;	/* stopped: refuse new jobs */
+	struct metric	*m_records;	/* gauges and the verdict wait */
+	struct metric	*m_bytes;
+	struct metric	*m_verdict_ms;
 };
 
 void
@@ -73,6 +77,12 @@ spool_open(struct daemon *d)
 	if ((sp->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
 		goto fail;
 	sp->healthy = 1;
+	sp->m_records = metric_gauge("postline_ingest_spool_records",
+	    "Hits in the spool not yet acknowledged by a matcher.", NULL);
+	sp->m_bytes = metric_gauge("postline_ingest_spool_bytes",
+	    "Bytes of the hits kept in the spool.", NULL);
+	sp->m_verdict_ms = metric_histogram("postline_ingest_verdict_ms",
+	    "From the commit of a conversion to its verdict.", NULL);
 	return sp;
 fail:
 	spool_close(sp);
@@ -301,6 +311,8 @@ on_verdict(void *arg, unsigned dest, struct wire_reader *r)
 	*pp = job->next;
 	if (sp->waiting_tail == job)
 		sp->waiting_tail = prev;
+	metric_observe_ms(sp->m_verdict_ms, (double)(mono_ms() -
+	    (job->deadline_ms - INGEST_VERDICT_WAIT_MS)));
 	answer_verdict(job, &v);
 	job_free(job);
 }
@@ -396,6 +408,8 @@ spool_run(struct spool *sp, struct ingest *in, struct http *http)
 		outbox_flush(sp->outbox);
 		expire_waiting(sp, 0);
 		probe(sp);
+		metric_set(sp->m_records, (int64_t)outbox_pending(sp->outbox));
+		metric_set(sp->m_bytes, (int64_t)outbox_bytes(sp->outbox));
 		if (quiesced && sp->head == NULL)
 			break;
 	}

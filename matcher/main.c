@@ -2,12 +2,14 @@
  * matcher: applies batches of hits from the ingests exactly once, joins
  * conversions to clicks and hands events to the firers.  See matcher(8).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bus.h"
 #include "daemon.h"
 #include "log.h"
+#include "metrics.h"
 #include "matcher.h"
 
 #define MATCHER_POLL_MS		100
@@ -37,15 +39,93 @@ hit_decode(struct wire_reader *r, void *p)
 	return record_get_hit(r, p);
 }
 
+/* Reasons of our own; an advertiser's reason is counted as "other". */
+static const char *const reasons[] = {
+	"", "duplicate", "unknown_click", "expired", "token_mismatch",
+	"invalid_transition", "wrong_shard", "malformed", "other"
+};
+#define NREASONS	(sizeof(reasons) / sizeof(reasons[0]))
+
+static size_t
+reason_index(const struct verdict *v)
+{
+	size_t i;
+
+	if (v->result != VERDICT_REJECTED)
+		return 0;
+	for (i = 1; i < NREASONS - 1; i++)
+		if (strcmp(v->reason, reasons[i]) == 0)
+			return i;
+	return NREASONS - 1;
+}
+
+/* Metric pointers made once, so counting costs an atomic add. */
+static struct metric *m_hits[HIT_KIND_END];
+static struct metric *m_verdicts[VERDICT_END][NREASONS];
+static struct metric *m_join_ms;
+
+static void
+make_metrics(void)
+{
+	char labels[128];
+	size_t k, r;
+
+	for (k = 1; k < HIT_KIND_END; k++) {
+		snprintf(labels, sizeof(labels), "kind=\"%s\"",
+		    hit_kind_name((int)k));
+		m_hits[k] = metric_counter("postline_matcher_hits_total",
+		    "Hits applied, by kind.", labels);
+	}
+	for (k = VERDICT_APPROVED; k < VERDICT_END; k++)
+		for (r = 0; r < NREASONS; r++) {
+			if ((k == VERDICT_REJECTED) != (r != 0))
+				continue;
+			snprintf(labels, sizeof(labels),
+			    "result=\"%s\",reason=\"%s\"", verdict_name((int)k),
+			    reasons[r]);
+			m_verdicts[k][r] = metric_counter(
+			    "postline_matcher_verdicts_total",
+			    "Verdicts, by result and reason.", labels);
+		}
+	m_join_ms = metric_histogram("postline_matcher_join_ms",
+	    "Time to apply one hit.", NULL);
+}
+
+static void
+count(const struct hit *hit, const struct verdict *v, int64_t started)
+{
+	metric_add(m_hits[hit->kind], 1);
+	metric_observe_ms(m_join_ms, (double)(mono_ms() - started));
+	if (v->result > VERDICT_STORED && v->result < VERDICT_END)
+		metric_add(m_verdicts[v->result][reason_index(v)], 1);
+}
+
 static int
 hit_apply(void *arg, struct store_txn *txn, void *p, struct verdict *v,
     int *durable)
 {
+	int64_t started = mono_ms();
+
 	if (join_hit(arg, txn, p, v, durable) == -1)
 		return -1;
+	count(p, v, started);
 	if (v->result == VERDICT_STORED)
 		v->result = 0;	/* a click needs no verdict */
 	return 0;
+}
+
+static void
+gauge_outbox(struct matcher *m)
+{
+	char labels[32];
+	unsigned d;
+
+	for (d = 0; d < outbox_ndest(m->outbox); d++) {
+		snprintf(labels, sizeof(labels), "firer=\"%u\"", d);
+		metric_set(metric_gauge("postline_matcher_outbox_pending",
+		    "Events not yet acknowledged, by firer.", labels),
+		    (int64_t)outbox_dest_pending(m->outbox, d));
+	}
 }
 
 static const struct inbox_ops hit_ops = {
@@ -76,6 +156,7 @@ run(struct matcher *m, struct bus_sock *router)
 		if (mono_ms() >= next_chores) {
 			join_expire_held(m, now_ms());
 			join_prune(m, now_ms());
+			gauge_outbox(m);
 			next_chores = mono_ms() + 1000;
 		}
 		if (daemon_reloading) {
@@ -116,6 +197,9 @@ main(int argc, char **argv)
 	    &d.conf->firer_endpoints, d.sender_id, MSG_EVENTS);
 	if (router == NULL || m.outbox == NULL)
 		fatal("event=start error=\"cannot open sockets\"");
+	make_metrics();
+	if (metrics_start(d.conf->metrics[SERVICE_MATCHER]) == -1)
+		fatal("event=start error=\"cannot serve metrics\"");
 	log_info("event=ready sender=%s endpoint=%s", d.sender_id,
 	    d.conf->matcher_endpoints.v[d.instance]);
 	run(&m, router);
@@ -125,6 +209,7 @@ main(int argc, char **argv)
 	bus_close(router);
 	bus_free(bus);
 	store_close(m.store);
+	metrics_stop();
 	free(d.sender_id);
 	conf_free(d.conf);
 	return 0;

@@ -1,0 +1,278 @@
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "log.h"
+#include "metrics.h"
+
+enum metric_kind {
+	METRIC_COUNTER,
+	METRIC_GAUGE,
+	METRIC_HISTOGRAM,
+};
+
+/* Upper bounds in milliseconds; the last bucket is +Inf. */
+static const double bucket_ms[] = {
+	0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000,
+};
+#define NBUCKETS	(sizeof(bucket_ms) / sizeof(bucket_ms[0]))
+
+struct metric {
+	enum metric_kind	 kind;
+	char			*name;
+	char			*help;
+	char			*labels;
+	int64_t			 value;		/* counter or gauge */
+	uint64_t		 buckets[NBUCKETS + 1];
+	uint64_t		 count;
+	uint64_t		 sum_us;
+	struct metric		*next;
+};
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct metric *registry, *registry_tail;
+static struct MHD_Daemon *server;
+
+static struct metric *
+find_or_make(enum metric_kind kind, const char *name, const char *help,
+    const char *labels)
+{
+	struct metric *m;
+
+	if (labels == NULL)
+		labels = "";
+	pthread_mutex_lock(&registry_lock);
+	for (m = registry; m; m = m->next)
+		if (strcmp(m->name, name) == 0 && strcmp(m->labels, labels) == 0)
+			break;
+	if (m == NULL) {
+		m = xcalloc(1, sizeof(*m));
+		m->kind = kind;
+		m->name = xstrdup(name);
+		m->help = xstrdup(help);
+		m->labels = xstrdup(labels);
+		if (registry_tail)
+			registry_tail->next = m;
+		else
+			registry = m;
+		registry_tail = m;
+	}
+	pthread_mutex_unlock(&registry_lock);
+	return m;
+}
+
+struct metric *
+metric_counter(const char *name, const char *help, const char *labels)
+{
+	return find_or_make(METRIC_COUNTER, name, help, labels);
+}
+
+struct metric *
+metric_gauge(const char *name, const char *help, const char *labels)
+{
+	return find_or_make(METRIC_GAUGE, name, help, labels);
+}
+
+struct metric *
+metric_histogram(const char *name, const char *help, const char *labels)
+{
+	return find_or_make(METRIC_HISTOGRAM, name, help, labels);
+}
+
+void
+metric_add(struct metric *m, int64_t n)
+{
+	__atomic_fetch_add(&m->value, n, __ATOMIC_RELAXED);
+}
+
+void
+metric_set(struct metric *m, int64_t v)
+{
+	__atomic_store_n(&m->value, v, __ATOMIC_RELAXED);
+}
+
+void
+metric_observe_ms(struct metric *m, double ms)
+{
+	size_t i;
+
+	for (i = 0; i < NBUCKETS && ms > bucket_ms[i]; i++)
+		;
+	__atomic_fetch_add(&m->buckets[i], 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&m->count, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&m->sum_us, (uint64_t)(ms * 1000), __ATOMIC_RELAXED);
+}
+
+/* name{labels,extra} with the commas right whatever is empty. */
+static void
+series(struct buf *b, const struct metric *m, const char *suffix,
+    const char *extra)
+{
+	buf_printf(b, "%s%s", m->name, suffix);
+	if (*m->labels || (extra && *extra))
+		buf_printf(b, "{%s%s%s}", m->labels,
+		    *m->labels && extra && *extra ? "," : "", extra ? extra : "");
+}
+
+static void
+render_histogram(struct buf *b, const struct metric *m)
+{
+	uint64_t total = 0;
+	char le[32];
+	size_t i;
+
+	for (i = 0; i <= NBUCKETS; i++) {
+		total += __atomic_load_n(&m->buckets[i], __ATOMIC_RELAXED);
+		if (i < NBUCKETS)
+			snprintf(le, sizeof(le), "le=\"%g\"", bucket_ms[i]);
+		else
+			snprintf(le, sizeof(le), "le=\"+Inf\"");
+		series(b, m, "_bucket", le);
+		buf_printf(b, " %llu\n", (unsigned long long)total);
+	}
+	series(b, m, "_sum", NULL);
+	buf_printf(b, " %.3f\n", (double)__atomic_load_n(&m->sum_us,
+	    __ATOMIC_RELAXED) / 1000.0);
+	series(b, m, "_count", NULL);
+	buf_printf(b, " %llu\n", (unsigned long long)__atomic_load_n(
+	    &m->count, __ATOMIC_RELAXED));
+}
+
+void
+metrics_render(struct buf *b)
+{
+	static const char *const types[] = { "counter", "gauge", "histogram" };
+	const struct metric *m, *p;
+
+	pthread_mutex_lock(&registry_lock);
+	for (m = registry; m; m = m->next) {
+		/* HELP and TYPE once per name, before its first series. */
+		for (p = registry; p != m && strcmp(p->name, m->name); p = p->next)
+			;
+		if (p == m)
+			buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", m->name,
+			    m->help, m->name, types[m->kind]);
+		if (m->kind == METRIC_HISTOGRAM) {
+			render_histogram(b, m);
+			continue;
+		}
+		series(b, m, "", NULL);
+		buf_printf(b, " %lld\n", (long long)__atomic_load_n(&m->value,
+		    __ATOMIC_RELAXED));
+	}
+	pthread_mutex_unlock(&registry_lock);
+}
+
+static enum MHD_Result
+answer(void *cls, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **con_cls)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result rc;
+	struct buf b;
+	unsigned status = 200;
+
+	(void)cls;
+	(void)version;
+	(void)upload_data;
+	(void)upload_data_size;
+	(void)con_cls;
+	buf_init(&b);
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+		status = 405;
+		buf_adds(&b, "error=method_not_allowed\n");
+	} else if (strcmp(url, "/metrics") != 0) {
+		status = 404;
+		buf_adds(&b, "error=not_found\n");
+	} else
+		metrics_render(&b);
+	resp = MHD_create_response_from_buffer(b.len, b.data ? b.data : "",
+	    MHD_RESPMEM_MUST_COPY);
+	buf_free(&b);
+	if (resp == NULL)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    "text/plain; version=0.0.4; charset=utf-8");
+	rc = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return rc;
+}
+
+static int
+parse_addr(const char *addr, struct sockaddr_storage *ss)
+{
+	struct addrinfo hints, *res;
+	char host[256];
+	const char *colon = strrchr(addr, ':');
+	size_t n;
+
+	if (colon == NULL || (n = (size_t)(colon - addr)) >= sizeof(host))
+		return -1;
+	memcpy(host, addr, n);
+	host[n] = '\0';
+	if (host[0] == '[' && n >= 2 && host[n - 1] == ']') {
+		memmove(host, host + 1, n - 2);
+		host[n - 2] = '\0';
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if (getaddrinfo(host, colon + 1, &hints, &res) != 0)
+		return -1;
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	return 0;
+}
+
+int
+metrics_start(const char *addr)
+{
+	struct sockaddr_storage ss;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+
+	if (addr == NULL)
+		return 0;
+	if (parse_addr(addr, &ss) == -1) {
+		log_error("event=metrics address=%s error=\"bad address\"", addr);
+		return -1;
+	}
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	server = MHD_start_daemon(flags, 0, NULL, NULL, answer, NULL,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
+	if (server == NULL) {
+		log_error("event=metrics address=%s error=\"cannot listen\"",
+		    addr);
+		return -1;
+	}
+	log_info("event=metrics address=%s", addr);
+	return 0;
+}
+
+void
+metrics_stop(void)
+{
+	struct metric *m;
+
+	if (server)
+		MHD_stop_daemon(server);
+	server = NULL;
+	pthread_mutex_lock(&registry_lock);
+	while ((m = registry) != NULL) {
+		registry = m->next;
+		free(m->name);
+		free(m->help);
+		free(m->labels);
+		free(m);
+	}
+	registry_tail = NULL;
+	pthread_mutex_unlock(&registry_lock);
+}

@@ -1,0 +1,39 @@
+/*
+ * Prometheus metrics: counters, gauges and histograms that any thread
+ * updates with atomics, and a small HTTP server (libmicrohttpd, one
+ * thread) that answers GET /metrics in the text exposition format on
+ * "SERVICE metrics ADDR:PORT".
+ */
+#ifndef POSTLINE_METRICS_H
+#define POSTLINE_METRICS_H
+
+#include <stdint.h>
+
+#include "util.h"
+
+struct metric;
+
+/*
+ * Find or make a metric.  labels is the inside of {...}, already quoted
+ * (for example: endpoint="click",code="302"), or NULL.  Cheap enough for
+ * start-up and for rare labels; keep the pointer for hot paths.
+ */
+struct metric	*metric_counter(const char *name, const char *help,
+		    const char *labels);
+struct metric	*metric_gauge(const char *name, const char *help,
+		    const char *labels);
+/* Milliseconds, with the buckets of METRIC_MS_BUCKETS. */
+struct metric	*metric_histogram(const char *name, const char *help,
+		    const char *labels);
+
+void	metric_add(struct metric *, int64_t);	/* gauges: may be < 0 */
+void	metric_set(struct metric *, int64_t);
+void	metric_observe_ms(struct metric *, double);
+
+/* The exposition text of every metric. */
+void	metrics_render(struct buf *);
+/* Serve /metrics on addr ("127.0.0.1:9101"); 0, or -1 logged. */
+int	metrics_start(const char *addr);
+void	metrics_stop(void);
+
+#endif
