@@ -96,6 +96,10 @@ int		 sched_finish(struct sched *, const struct delivery *,
 /* replay.c: firer -R; 0 when every id read was queued. */
 int		 replay(const struct conf *);
 
+/* testfire.c: firer -t; 0 on a 2xx answer, 1 otherwise, 2 on misuse. */
+int		 testfire(const struct conf *, const char *rule, char **pairs,
+		    int npairs, int dry_run);
+
 /* deliver.c: the only caller of libcurl. */
 struct deliverer;
 

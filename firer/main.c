@@ -19,19 +19,59 @@
 #define FIRER_DRAIN_MS		5000
 
 static const char usage[] = "[-dnv] [-f file] [-s instance]\n"
-    "       firer -R [-v] [-f file] < postback-ids";
+    "       firer -R [-v] [-f file] < postback-ids\n"
+    "       firer -t rule [--dry-run] [-f file] [name=value ...]";
 
 static int replaying;
+static const char *test_rule;
 
 static int
 option(struct daemon *d, int ch, const char *arg)
 {
 	(void)d;
-	(void)arg;
-	if (ch != 'R')
+	if (ch == 'R')
+		replaying = 1;
+	else if (ch == 't')
+		test_rule = arg;
+	else
 		return -1;
-	replaying = 1;
 	return 0;
+}
+
+/* Take --dry-run out of argv (getopt knows only short options). */
+static int
+take_dry_run(int *argc, char **argv)
+{
+	int i, j, found = 0;
+
+	for (i = j = 0; i < *argc; i++) {
+		if (strcmp(argv[i], "--dry-run") == 0)
+			found = 1;
+		else
+			argv[j++] = argv[i];
+	}
+	*argc = j;
+	argv[j] = NULL;
+	return found;
+}
+
+/* The one-shot modes: -R and -t. */
+static int
+one_shot(struct daemon *d, int argc, char **argv, int first, int dry_run)
+{
+	int rc;
+
+	if (replaying && first == argc && test_rule == NULL)
+		rc = replay(d->conf);
+	else if (test_rule && !replaying)
+		rc = testfire(d->conf, test_rule, argv + first, argc - first,
+		    dry_run);
+	else {
+		fprintf(stderr, "usage: firer %s\n", usage);
+		rc = 2;
+	}
+	conf_free(d->conf);
+	return rc;
 }
 
 /*
@@ -475,14 +515,13 @@ main(int argc, char **argv)
 	struct bus_sock *router;
 	struct bus *bus;
 
-	if (daemon_start(&d, argc, argv, "R", option, usage) != argc)
-		errx_usage(usage);
-	if (replaying) {
-		int rc = replay(d.conf);
+	int dry_run = take_dry_run(&argc, argv);
+	int first = daemon_start(&d, argc, argv, "Rt:", option, usage);
 
-		conf_free(d.conf);
-		return rc;
-	}
+	if (replaying || test_rule)
+		return one_shot(&d, argc, argv, first, dry_run);
+	if (first != argc || dry_run)
+		errx_usage(usage);
 	if ((size_t)d.instance >= d.conf->firer_endpoints.n)
 		fatal("event=start error=\"no firer endpoint for instance %d\"",
 		    d.instance);

@@ -111,4 +111,7 @@ void		 spool_run(struct spool *, struct ingest *, struct http *);
 
 void		 job_free(struct job *);
 
+/* links.c: ingest -L; the exit status. */
+int		 links_print(const struct conf *, const char *offer_id);
+
 #endif

@@ -3,6 +3,7 @@
  * spool and hands them to the matcher shards.  See ingest(8).
  */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "daemon.h"
@@ -10,7 +11,21 @@
 #include "log.h"
 #include "metrics.h"
 
-static const char usage[] = "[-dnv] [-f file] [-s instance]";
+static const char usage[] = "[-dnv] [-f file] [-s instance]\n"
+    "       ingest -L [-f file] [offer-id]";
+
+static int listing;
+
+static int
+option(struct daemon *d, int ch, const char *arg)
+{
+	(void)d;
+	(void)arg;
+	if (ch != 'L')
+		return -1;
+	listing = 1;
+	return 0;
+}
 
 int
 main(int argc, char **argv)
@@ -19,7 +34,19 @@ main(int argc, char **argv)
 	struct ingest in = { .daemon = &d };
 	struct http *http;
 
-	daemon_start(&d, argc, argv, NULL, NULL, usage);
+	int first = daemon_start(&d, argc, argv, "L", option, usage);
+
+	if (listing || first != argc) {
+		int rc = 2;
+
+		if (listing && argc - first <= 1)
+			rc = links_print(d.conf, first < argc ? argv[first] :
+			    NULL);
+		else
+			fprintf(stderr, "usage: ingest %s\n", usage);
+		conf_free(d.conf);
+		return rc;
+	}
 	pthread_rwlock_init(&in.conf_lock, NULL);
 	if ((in.spool = spool_open(&d)) == NULL)
 		fatal("event=start error=\"cannot open the spool\"");
