@@ -219,9 +219,50 @@ def test_scheduled_deliveries_keep_their_rule_version():
     recv.close()
 
 
+def test_every_filter():
+    recv = Receiver()
+    rules = [
+        'offer o2 url "http://127.0.0.1:9/?t={transaction_id}"',
+        'postback by_offer on conversion offer o2,o1 url "%(url)s/offer"',
+        'postback other_offer on conversion offer o2 url "%(url)s/never"',
+        'postback by_pub on conversion publisher px,p url "%(url)s/pub"',
+        'postback other_pub on conversion publisher px url "%(url)s/never"',
+        'postback pend on conversion status pending url "%(url)s/pending"',
+        'postback rej on conversion status rejected reason fraud,dup '
+        'url "%(url)s/fraud"',
+        'postback rej_other on conversion status rejected reason nope '
+        'url "%(url)s/never"',
+        'postback ev on event event ftd,signup url "%(url)s/ev?e={event}"',
+        'postback ev_other on event event other url "%(url)s/never"',
+        'postback clk on click offer o1 url "%(url)s/click"',
+    ]
+    with cluster_of(base(recv, rules)) as c:
+        c.start_all()
+        txs = []
+        for _ in range(2):
+            _, h, _ = get(c.base() + "/click?offer_id=o1&publisher=p")
+            txs.append(h["location"].split("t=")[1])
+        url = c.base() + "/postback?secure=g1&transaction_id="
+        assert kv(get(url + txs[0])[2])["result"] == "approved"
+        assert kv(get(url + txs[1] + "&status=pending")[2])["result"] == \
+            "pending"
+        body = get(url + txs[1] + "&status=rejected&reason=fraud")[2]
+        assert kv(body)["result"] == "rejected", body
+        assert kv(get(url + txs[1] + "&event=ftd")[2])["result"] == \
+            "approved"
+        recv.wait_for(7)
+        time.sleep(0.5)
+        paths = sorted(r["path"] for r in recv.requests)
+        assert paths == ["/click", "/click", "/ev", "/fraud", "/offer",
+                         "/pending", "/pub"], paths
+        assert all(s == 0 for s in c.stop_all().values())
+    recv.close()
+
+
 if __name__ == "__main__":
     main([test_signed_get_and_json_post, test_delay_then_cancel_by_rejection,
           test_not_retried_statuses, test_per_host_cap_with_a_slow_receiver,
           test_kill_during_delivery_logs_interrupted,
           test_replay_failed_deliveries,
-          test_scheduled_deliveries_keep_their_rule_version])
+          test_scheduled_deliveries_keep_their_rule_version,
+          test_every_filter])
