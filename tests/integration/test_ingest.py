@@ -1,6 +1,7 @@
 """ingest at its edges: sizes, methods, limits, its directory lock."""
 
 import signal
+import socket
 import subprocess
 import time
 
@@ -266,6 +267,49 @@ def test_kill_ingest_after_answers():
     recv.close()
 
 
+def raw(port, data, timeout=10):
+    """Send raw bytes; return the status line's code (0 if none)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        reply = b""
+        try:
+            while b"\r\n" not in reply:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                reply += chunk
+        except (ConnectionResetError, socket.timeout):
+            pass
+    parts = reply.split(b" ", 2)
+    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+
+
+def test_oversize_and_slow_clients():
+    with cluster_of(CONF) as c:
+        c.start_all()
+        status = raw(c.port, b"GET /click?x=" + b"a" * 40000 +
+                     b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert status == 414, status
+        headers = b"".join(b"X-H%d: %s\r\n" % (i, b"v" * 200)
+                           for i in range(300))
+        status = raw(c.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n" +
+                     headers + b"\r\n")
+        assert status == 431, status
+        assert raw(c.port, b"BLAH\r\n\r\n") in (0, 400), "bad request line"
+        # Slow clients hold connections; real clicks are still answered.
+        slow = []
+        for _ in range(200):
+            s = socket.create_connection(("127.0.0.1", c.port))
+            s.sendall(b"GET /click?offer_id=o1&publisher=p HTTP/1.1\r\nX-")
+            slow.append(s)
+        for _ in range(20):
+            status, _, _ = get(c.base() + "/click?offer_id=o1&publisher=p")
+            assert status == 302, status
+        for s in slow:
+            s.close()
+        assert all(v == 0 for v in c.stop_all().values())
+
+
 if __name__ == "__main__":
     main([test_limits, test_methods, test_one_process_per_directory,
           test_impression_and_pixel_answer_the_gif,
@@ -273,4 +317,4 @@ if __name__ == "__main__":
           test_aliases_and_extras, test_trusted_proxy_sets_client_ip,
           test_crlf_never_reaches_a_header,
           test_spool_full_answers_503_then_recovers,
-          test_kill_ingest_after_answers])
+          test_kill_ingest_after_answers, test_oversize_and_slow_clients])

@@ -147,7 +147,34 @@ def test_kill_matcher_during_a_stream():
     recv.close()
 
 
+def test_full_map_stops_input_then_recovers():
+    """A full LMDB map: the matcher takes nothing (ingest keeps it), logs
+    it, and everything is joined once there is room."""
+    recv = Receiver()
+    with cluster_of(conf(recv, "matcher map-size 1M")) as c:
+        c.start_all()
+        txs = []
+        while "event=store_full" not in c.log_text("matcher-0"):
+            txs.extend(click(c) for _ in range(500))
+            assert len(txs) < 20000, "the map never filled"
+        text = open(c.conf).read().replace("matcher map-size 1M",
+                                           "matcher map-size 64M")
+        with open(c.conf, "w") as f:
+            f.write(text)
+        assert c.stop("matcher") == 0
+        c.start("matcher")
+        for tx in (txs[0], txs[-1]):
+            status, answer = postback(c, tx)
+            assert answer["result"] in ("approved", "accepted"), answer
+        got = recv.wait_for(2, timeout=30)
+        assert sorted(r["query"]["t"][0] for r in got) == sorted(
+            [txs[0], txs[-1]])
+        assert all(s == 0 for s in c.stop_all().values())
+    recv.close()
+
+
 if __name__ == "__main__":
     main([test_conversion_before_its_click_is_held, test_window_expired,
           test_duplicates_multiple_and_events,
-          test_misrouted_shard_is_refused, test_kill_matcher_during_a_stream])
+          test_misrouted_shard_is_refused, test_kill_matcher_during_a_stream,
+          test_full_map_stops_input_then_recovers])
