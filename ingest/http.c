@@ -382,6 +382,47 @@ http_answer(struct request *req, int status, const char *body)
 }
 
 static int
+hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * How the query string is decoded: %XX, and '+' as a space as in form
+ * bodies.  A '%' that opens no escape cannot be reported from here, so
+ * it becomes a NUL byte, which read_params() refuses as malformed.
+ */
+static size_t
+unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+	char *start = s, *out = s;
+	int hi, lo;
+
+	(void)cls;
+	(void)conn;
+	for (; *s; s++) {
+		if (*s == '+') {
+			*out++ = ' ';
+		} else if (*s != '%') {
+			*out++ = *s;
+		} else if ((hi = hex_digit(s[1])) >= 0 &&
+		    (lo = hex_digit(s[2])) >= 0) {
+			*out++ = (char)(hi << 4 | lo);
+			s += 2;
+		} else
+			*out++ = '\0';
+	}
+	*out = '\0';
+	return (size_t)(out - start);
+}
+
+static int
 parse_listen(const char *addr, struct sockaddr_storage *ss, socklen_t *len)
 {
 	struct addrinfo hints, *res;
@@ -432,6 +473,7 @@ start_one(struct http *h, const char *addr)
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
 	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+	    MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
 	    MHD_OPTION_END);
 }
 

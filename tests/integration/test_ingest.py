@@ -41,6 +41,12 @@ def test_limits():
         assert status == 400 and "bad_amount" in body, (status, body)
         status, _, body = get(base + "/click?offer_id=o1&publisher=p&a=%00")
         assert status == 400, (status, body)
+        for bad in ("%zz", "%", "%4", "a%G1"):
+            status, _, body = get(base + "/click?offer_id=o1&publisher=p"
+                                  "&sub_id=" + bad)
+            assert status == 400 and "malformed" in body, (bad, status)
+        status, h, _ = get(base + "/click?offer_id=o1&publisher=p&x=a+b%2B")
+        assert status == 302 and "ua=a%20b%2B" in h["location"], h
         assert all(s == 0 for s in c.stop_all().values())
 
 
