@@ -111,6 +111,57 @@ load_dest(struct outbox *ob, struct store_txn *txn, unsigned d)
 	return 0;
 }
 
+/*
+ * Records for a destination that is no longer configured (fewer firers
+ * than before) go to one that is, so that nothing waits forever.
+ */
+static int
+rehome(struct outbox *ob)
+{
+	unsigned char key[OUTBOX_KEY_LEN];
+	struct store_cursor *c;
+	struct store_txn *txn;
+	struct store_val k, v;
+	unsigned from;
+	int rc, moved = 0;
+
+	if (store_begin(ob->store, 1, &txn) != STORE_OK)
+		return -1;
+	if (store_cursor_open(txn, ob->db, &c) != STORE_OK) {
+		store_abort(txn);
+		return -1;
+	}
+	outbox_key(key, ob->ndests, 0);
+	for (rc = store_cursor_seek(c, key, sizeof(key), &k, &v);
+	    rc == STORE_OK; rc = store_cursor_next(c, &k, &v)) {
+		const unsigned char *kp = k.data;
+
+		if (k.len != OUTBOX_KEY_LEN)
+			continue;
+		from = (unsigned)kp[0] << 8 | kp[1];
+		if (outbox_add(ob, txn, from % ob->ndests, v.data, v.len,
+		    NULL) != STORE_OK || store_cursor_del(c) != STORE_OK) {
+			rc = STORE_ERROR;
+			break;
+		}
+		moved++;
+	}
+	store_cursor_close(c);
+	if (rc == STORE_ERROR || (moved && store_commit(txn, 1) != STORE_OK)) {
+		if (rc == STORE_ERROR)
+			store_abort(txn);
+		outbox_aborted(ob);
+		return -1;
+	}
+	if (moved == 0)
+		store_abort(txn);
+	outbox_committed(ob);
+	if (moved)
+		log_warn("event=outbox_rehomed records=%d destinations=%u",
+		    moved, ob->ndests);
+	return 0;
+}
+
 struct outbox *
 outbox_open(struct store *store, int db, int meta_db, struct bus *bus,
     const struct strlist *endpoints, const char *sender, enum msg_type type)
@@ -145,6 +196,8 @@ outbox_open(struct store *store, int db, int meta_db, struct bus *bus,
 	}
 	store_abort(txn);
 	ob->tentative_bytes = ob->bytes;
+	if (rehome(ob) == -1)
+		goto fail;
 	return ob;
 fail:
 	outbox_close(ob);

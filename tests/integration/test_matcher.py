@@ -173,8 +173,32 @@ def test_full_map_stops_input_then_recovers():
     recv.close()
 
 
+def test_events_for_a_removed_firer_are_rehomed():
+    recv = Receiver()
+    with cluster_of(conf(recv), firers=2) as c:
+        c.start("matcher")
+        c.start("ingest")
+        txs = [click(c) for _ in range(12)]
+        for tx in txs:
+            assert postback(c, tx)[1]["result"] == "approved"
+        assert c.stop("matcher") == 0
+        text = open(c.conf).read()
+        text = "\n".join(line for line in text.splitlines()
+                         if "firer-1.sock" not in line) + "\n"
+        with open(c.conf, "w") as f:
+            f.write(text)
+        c.start("matcher")
+        c.start("firer", 0)
+        got = recv.wait_for(12, timeout=30)
+        assert sorted(r["query"]["t"][0] for r in got) == sorted(txs)
+        assert "event=outbox_rehomed" in c.log_text("matcher-0")
+        assert all(s == 0 for s in c.stop_all().values())
+    recv.close()
+
+
 if __name__ == "__main__":
     main([test_conversion_before_its_click_is_held, test_window_expired,
           test_duplicates_multiple_and_events,
           test_misrouted_shard_is_refused, test_kill_matcher_during_a_stream,
-          test_full_map_stops_input_then_recovers])
+          test_full_map_stops_input_then_recovers,
+          test_events_for_a_removed_firer_are_rehomed])
