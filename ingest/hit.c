@@ -586,10 +586,21 @@ hit_handle(struct ingest *in, const struct request_info *ri, struct job *job,
 		answer_set(ans, 501, "error=not_implemented");
 		break;
 	}
+	/*
+	 * An id of a shard this ingest does not know yet (shards were added
+	 * and our config is older): not ours to refuse for good, so 503 and
+	 * the advertiser retries, rather than a wrong shard's verdict.
+	 */
+	if (rc == 0 && txid_shard(hit.txid) >=
+	    in->daemon->conf->matcher_endpoints.n) {
+		answer_set(ans, 503, "error=unknown_shard");
+		if (ri->endpoint == EP_PIXEL)
+			pixel_error(ri, ans);
+		rc = -1;
+	}
 	if (rc == 0) {
 		record_put_hit(&job->record, &hit);
-		job->shard = txid_shard(hit.txid) %
-		    (unsigned)in->daemon->conf->matcher_endpoints.n;
+		job->shard = txid_shard(hit.txid);
 		job->conversion = hit_kind_is_conversion(hit.kind);
 		/* A pixel is answered once stored: its verdict is logged. */
 		job->wait = job->conversion && hit.kind != HIT_PIXEL;

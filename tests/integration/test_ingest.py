@@ -5,6 +5,8 @@ import socket
 import subprocess
 import time
 
+import wire
+
 from harness import (Receiver, cluster_of, get, http_request, kv, main,
                      post_form, program)
 
@@ -45,6 +47,10 @@ def test_limits():
             status, _, body = get(base + "/click?offer_id=o1&publisher=p"
                                   "&sub_id=" + bad)
             assert status == 400 and "malformed" in body, (bad, status)
+        # An id of a shard this ingest does not know: retry later.
+        status, _, body = get(base + "/postback?secure=g1&transaction_id=" +
+                              wire.txid(shard=5))
+        assert status == 503 and "unknown_shard" in body, (status, body)
         status, h, _ = get(base + "/click?offer_id=o1&publisher=p&x=a+b%2B")
         assert status == 302 and "ua=a%20b%2B" in h["location"], h
         assert all(s == 0 for s in c.stop_all().values())
