@@ -1,0 +1,86 @@
+-- wrk script of bench/run for the click path (postline and nginx alike).
+--
+-- Always: done() prints one line "BENCH {json}" with the request count,
+-- duration, socket and status errors and latency percentiles (µs), so
+-- that bench/run need not parse wrk's human output.
+--
+-- BENCH_COUNT=1: also count every answer by HTTP status (this adds a Lua
+-- call per response, so the timed comparison with nginx runs without it).
+-- BENCH_IDS=FILE: as BENCH_COUNT, and write the transaction_id of every
+-- 302 answered by postline ("transaction_id=..." body) to FILE, one a line.
+-- BENCH_RATE=R and BENCH_CONNS=C (wrk's -c): pace each connection so that
+-- all together send about R requests/s (latency at a fixed rate; wrk
+-- measures from each send, so a stall shows only in its own request).
+
+local ids_file = os.getenv("BENCH_IDS")
+local counting = ids_file ~= nil or os.getenv("BENCH_COUNT") ~= nil
+local rate = tonumber(os.getenv("BENCH_RATE") or "")
+local threads = {}
+
+function setup(thread)
+   thread:set("tid", #threads)
+   table.insert(threads, thread)
+end
+
+function init(args)
+   statuses = {}
+   if ids_file then
+      out = assert(io.open(ids_file .. "." .. tid, "w"))
+      out:setvbuf("line")
+   end
+   if rate then
+      -- BENCH_CONNS: wrk's -c, which the script cannot see.
+      local per_conn = rate / tonumber(os.getenv("BENCH_CONNS") or "64")
+      interval = 1000 / per_conn
+   end
+end
+
+if rate then
+   function delay()
+      -- wrk takes whole milliseconds: dither to keep the mean exact.
+      local whole = math.floor(interval)
+      if math.random() < interval - whole then
+         return whole + 1
+      end
+      return whole
+   end
+end
+
+if counting then
+   function response(status, headers, body)
+      statuses[status] = (statuses[status] or 0) + 1
+      if out and status == 302 and body then
+         local id = body:match("transaction_id=([0-9a-z]+)")
+         if id then
+            out:write(id, "\n")
+         end
+      end
+   end
+end
+
+function done(summary, latency, requests)
+   local counts = {}
+   for _, t in ipairs(threads) do
+      local s = t:get("statuses")
+      if s then
+         for code, n in pairs(s) do
+            counts[code] = (counts[code] or 0) + n
+         end
+      end
+   end
+   local parts = {}
+   for code, n in pairs(counts) do
+      table.insert(parts, string.format('"%d":%d', code, n))
+   end
+   local e = summary.errors
+   io.write(string.format(
+      'BENCH {"requests":%d,"duration_us":%d,"bytes":%d,' ..
+      '"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},' ..
+      '"latency_us":{"p50":%d,"p90":%d,"p99":%d,"max":%d,"mean":%.1f},' ..
+      '"statuses":{%s}}\n',
+      summary.requests, summary.duration, summary.bytes,
+      e.connect, e.read, e.write, e.status, e.timeout,
+      latency:percentile(50), latency:percentile(90),
+      latency:percentile(99), latency.max, latency.mean,
+      table.concat(parts, ",")))
+end

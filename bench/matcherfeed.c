@@ -1,0 +1,199 @@
+/*
+ * matcherfeed: feeds a matcher directly over ZeroMQ, as an ingest would,
+ * to measure the matcher alone.  It speaks the hand-off protocol of
+ * common/handoff.h with the project's own encoders (it links the record,
+ * wire and txid modules of build-bench): batches of OUTBOX_BATCH hits, at
+ * most WINDOW hits sent ahead of the last ack.
+ *
+ * Phase 1 sends N clicks, phase 2 a base conversion (global token) for
+ * each of those clicks.  Each phase is timed from its first send to the
+ * ack of its last hit, with every hit encoded beforehand.  Prints one
+ * JSON line: {"n":N,"clicks_s":S,"clicks_rate":R,"conversions_s":S,
+ * "conversions_rate":R}.
+ *
+ *   matcherfeed ENDPOINT N
+ *
+ * Built by bench/run:  cc -O2 -Icommon bench/matcherfeed.c
+ *   build-bench/lib{record,txid,wire,log,util}.a -lzmq
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "record.h"
+#include "txid.h"
+#include "wire.h"
+
+#define BATCH	1024
+#define WINDOW	65536
+#define UA	"Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 " \
+		"(KHTML, like Gecko) Chrome/126.0.0.0 Mobile Safari/537.36"
+
+struct feed {
+	void		*sock;
+	char		 sender[WIRE_SENDER_MAX + 1];
+	uint64_t	 next_seq;	/* of the next hit to send */
+	uint64_t	 acked;		/* highest seq acknowledged */
+};
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void
+die(const char *what)
+{
+	fprintf(stderr, "matcherfeed: %s: %s\n", what, zmq_strerror(zmq_errno()));
+	exit(2);
+}
+
+/* The encoded records of one phase, each with its length. */
+struct records {
+	struct buf	*v;
+	size_t		 n;
+};
+
+static void
+make_hits(struct records *out, char (*ids)[TXID_LEN + 1], size_t n, int kind)
+{
+	struct hit h;
+	char secs[32];
+	int64_t t0 = now_ms();
+	size_t i;
+
+	out->v = xcalloc(n, sizeof(*out->v));
+	out->n = n;
+	for (i = 0; i < n; i++) {
+		hit_init(&h);
+		h.kind = (uint8_t)kind;
+		/* As if 50k hits/s arrived: ids nearly in time order. */
+		h.time_ms = t0 + (int64_t)(i / 50);
+		snprintf(secs, sizeof(secs), "%lld", (long long)h.time_ms / 1000);
+		if (kind == HIT_CLICK) {
+			txid_generate(ids[i], 0, h.time_ms);
+			attrs_set(&h.attrs, "offer_id", "o1");
+			attrs_set(&h.attrs, "publisher", "p1");
+			attrs_set(&h.attrs, "sub_id", "s1");
+			attrs_set(&h.attrs, "click_ip", "127.0.0.1");
+			attrs_set(&h.attrs, "click_user_agent", UA);
+			attrs_set(&h.attrs, "click_time", secs);
+		} else {
+			attrs_set(&h.attrs, "_token", "*");
+			attrs_set(&h.attrs, "conversion_ip", "127.0.0.1");
+			attrs_set(&h.attrs, "user_agent", UA);
+		}
+		memcpy(h.txid, ids[i], sizeof(h.txid));
+		buf_init(&out->v[i]);
+		record_put_hit(&out->v[i], &h);
+		hit_free(&h);
+	}
+}
+
+static void
+send_batch(struct feed *f, struct records *r, size_t from, size_t count)
+{
+	struct buf msg;
+	size_t i;
+
+	buf_init(&msg);
+	wire_put_envelope(&msg, MSG_HITS, f->sender, f->next_seq,
+	    (uint32_t)count);
+	wire_put_u64(&msg, f->acked + 1);	/* oldest unacknowledged */
+	for (i = from; i < from + count; i++) {
+		wire_put_u32(&msg, (uint32_t)r->v[i].len);
+		buf_add(&msg, r->v[i].data, r->v[i].len);
+	}
+	if (zmq_send(f->sock, msg.data, msg.len, 0) == -1)
+		die("send");
+	f->next_seq += count;
+	buf_free(&msg);
+}
+
+static void
+read_ack(struct feed *f)
+{
+	struct wire_reader r;
+	struct envelope env;
+	zmq_msg_t m;
+
+	zmq_msg_init(&m);
+	if (zmq_msg_recv(&m, f->sock, 0) == -1)
+		die("recv");
+	wire_reader_init(&r, zmq_msg_data(&m), zmq_msg_size(&m));
+	if (wire_get_envelope(&r, &env) == -1 || env.type != MSG_ACK) {
+		fprintf(stderr, "matcherfeed: not an ack\n");
+		exit(2);
+	}
+	if (env.seq > f->acked)
+		f->acked = env.seq;
+	zmq_msg_close(&m);
+}
+
+/* Send every record, a window ahead; return the seconds until all acked. */
+static double
+run_phase(struct feed *f, struct records *r)
+{
+	uint64_t last = f->next_seq + r->n - 1;
+	size_t sent = 0, count;
+	int timeout = 30000;
+	double t0 = now();
+
+	zmq_setsockopt(f->sock, ZMQ_RCVTIMEO, &timeout, sizeof(timeout));
+	while (f->acked < last) {
+		while (sent < r->n && f->next_seq - f->acked - 1 < WINDOW) {
+			count = r->n - sent < BATCH ? r->n - sent : BATCH;
+			send_batch(f, r, sent, count);
+			sent += count;
+		}
+		read_ack(f);
+	}
+	return now() - t0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct feed f = { .next_seq = 1 };
+	struct records clicks, convs;
+	char (*ids)[TXID_LEN + 1];
+	void *ctx;
+	size_t n;
+	int zero = 0, hwm = 0;
+	double tc, tv;
+
+	if (argc != 3 || (n = strtoul(argv[2], NULL, 10)) == 0) {
+		fprintf(stderr, "usage: matcherfeed endpoint n\n");
+		return 2;
+	}
+	srand((unsigned)time(NULL) ^ (unsigned)getpid());
+	snprintf(f.sender, sizeof(f.sender), "bench-0/%08x%08x",
+	    (unsigned)rand(), (unsigned)rand());
+	ids = xcalloc(n, sizeof(*ids));
+	make_hits(&clicks, ids, n, HIT_CLICK);
+	make_hits(&convs, ids, n, HIT_POSTBACK);
+	ctx = zmq_ctx_new();
+	if ((f.sock = zmq_socket(ctx, ZMQ_DEALER)) == NULL)
+		die("socket");
+	zmq_setsockopt(f.sock, ZMQ_LINGER, &zero, sizeof(zero));
+	zmq_setsockopt(f.sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+	zmq_setsockopt(f.sock, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+	zmq_setsockopt(f.sock, ZMQ_ROUTING_ID, f.sender, strlen(f.sender));
+	if (zmq_connect(f.sock, argv[1]) == -1)
+		die(argv[1]);
+	tc = run_phase(&f, &clicks);
+	tv = run_phase(&f, &convs);
+	printf("{\"n\":%zu,\"clicks_s\":%.4f,\"clicks_rate\":%.1f,"
+	    "\"conversions_s\":%.4f,\"conversions_rate\":%.1f}\n", n, tc,
+	    n / tc, tv, n / tv);
+	zmq_close(f.sock);
+	zmq_ctx_term(ctx);
+	return 0;
+}
