@@ -131,6 +131,8 @@ url_decode(const char *s, size_t n, struct buf *out)
 	buf_reset(out);
 	buf_reserve(out, n);
 	for (i = 0; i < n; i++) {
+		if (s[i] == '\0')
+			return -1;
 		if (s[i] == '+') {
 			buf_addc(out, ' ');
 		} else if (s[i] == '%') {
