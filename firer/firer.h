@@ -90,8 +90,9 @@ int		 sched_replay(struct store_txn *, const char *postback_id,
 uint64_t	 sched_depth(struct sched *);
 int		 sched_prune(struct sched *, int64_t before);
 /* One attempt ended: log it, then drop or reschedule the delivery. */
-int		 sched_finish(struct sched *, const struct delivery *,
-		    struct attempt *, int64_t next_due_ms);
+int		 sched_finish(struct sched *, struct store_txn *,
+		    const struct delivery *, struct attempt *,
+		    int64_t next_due_ms);
 
 /* replay.c: firer -R; 0 when every id read was queued. */
 int		 replay(const struct conf *);

@@ -85,6 +85,7 @@ struct flight {
 	int64_t		 started_ms;
 	int		 landed;
 	struct outcome	 outcome;
+	int		 result;	/* once decided */
 	struct flight	*next;
 };
 
@@ -226,9 +227,14 @@ retryable(const struct outcome *o)
 	    o->http_status == 429 || o->http_status >= 500;
 }
 
-/* Decide what an attempt's outcome means, log it, reschedule or end. */
+/*
+ * Decide what an attempt's outcome means; log it and reschedule or end
+ * the delivery in the caller's transaction.  The result is kept in the
+ * flight, to be reported once the transaction is committed.
+ */
 static int
-finish(struct firer *f, struct flight *fl, const struct outcome *o)
+finish(struct firer *f, struct store_txn *txn, struct flight *fl,
+    const struct outcome *o)
 {
 	const struct rule *r = rule_version_get(f->sched, fl->d.rule_version);
 	int64_t next = -1, delay;
@@ -250,14 +256,20 @@ finish(struct firer *f, struct flight *fl, const struct outcome *o)
 		    o->retry_after_ms : delay);
 	} else
 		a.result = ATTEMPT_FAILED;
-	if (sched_finish(f->sched, &fl->d, &a, next) != STORE_OK)
+	if (sched_finish(f->sched, txn, &fl->d, &a, next) != STORE_OK)
 		return -1;
-	count_attempt(fl, a.result, o->latency_ms);
+	fl->result = a.result;
+	return 0;
+}
+
+static void
+report(const struct flight *fl)
+{
+	count_attempt(fl, fl->result, fl->outcome.latency_ms);
 	log_info("event=attempt postback_id=%s attempt=%u result=%s "
 	    "http_status=%d transaction_id=%s rule=%s", fl->d.postback_id,
-	    fl->d.attempt, attempt_result_name(a.result), o->http_status,
-	    fl->d.event.txid, fl->d.rule);
-	return 0;
+	    fl->d.attempt, attempt_result_name(fl->result),
+	    fl->outcome.http_status, fl->d.event.txid, fl->d.rule);
 }
 
 static void
@@ -268,27 +280,47 @@ flight_free(struct flight *fl)
 	free(fl);
 }
 
-/* Log the attempts that came back; keep those the store refuses. */
+static void
+settle_failed(struct firer *f)
+{
+	log_error("event=attempt_log result=failed reason=\"store refused; "
+	    "holding %d outcomes and new deliveries until it takes them\"",
+	    f->nlanded);
+	f->retry_log_ms = mono_ms() + 1000;
+}
+
+/*
+ * Log the attempts that came back, all in one transaction; if the store
+ * refuses, keep the outcomes (never send those requests again).
+ */
 static void
 settle(struct firer *f)
 {
 	struct flight **pp = &f->flights, *fl;
+	struct store_txn *txn;
 
 	if (f->nlanded == 0 || mono_ms() < f->retry_log_ms)
 		return;
+	if (store_begin(sched_store(f->sched), 1, &txn) != STORE_OK) {
+		settle_failed(f);
+		return;
+	}
+	for (fl = f->flights; fl; fl = fl->next)
+		if (fl->landed && finish(f, txn, fl, &fl->outcome) == -1) {
+			store_abort(txn);
+			settle_failed(f);
+			return;
+		}
+	if (store_commit(txn, 0) != STORE_OK) {
+		settle_failed(f);
+		return;
+	}
 	while ((fl = *pp) != NULL) {
 		if (!fl->landed) {
 			pp = &fl->next;
 			continue;
 		}
-		if (finish(f, fl, &fl->outcome) == -1) {
-			log_error("event=attempt_log result=failed "
-			    "postback_id=%s reason=\"store refused; holding "
-			    "new deliveries until it takes it\"",
-			    fl->d.postback_id);
-			f->retry_log_ms = mono_ms() + 1000;
-			return;
-		}
+		report(fl);
 		*pp = fl->next;
 		f->nlanded--;
 		flight_free(fl);

@@ -203,16 +203,13 @@ log_attempt(struct sched *s, struct store_txn *txn, const struct attempt *a)
 }
 
 int
-sched_finish(struct sched *s, const struct delivery *d, struct attempt *a,
-    int64_t next_due_ms)
+sched_finish(struct sched *s, struct store_txn *txn, const struct delivery *d,
+    struct attempt *a, int64_t next_due_ms)
 {
 	unsigned char key[SCHED_KEY_LEN];
-	struct store_txn *txn;
 	struct delivery next;
 	int rc;
 
-	if ((rc = store_begin(s->store, 1, &txn)) != STORE_OK)
-		return rc;
 	rc = log_attempt(s, txn, a);
 	sched_key(key, d->due_ms, d->postback_id);
 	if (rc == STORE_OK)
@@ -234,11 +231,7 @@ sched_finish(struct sched *s, const struct delivery *d, struct attempt *a,
 			rc = store_put(txn, DB_SCHEDULE, key, sizeof(key), "", 0);
 		}
 	}
-	if (rc != STORE_OK) {
-		store_abort(txn);
-		return rc;
-	}
-	return store_commit(txn, 0);
+	return rc;
 }
 
 int
