@@ -6,7 +6,8 @@
  *
  * Commits are not synced to disk unless asked (durable = 1): a committed
  * transaction survives the death of the process at once, and the death of
- * the machine once synced.  See RELIABILITY-NOTES and DESIGN §2.
+ * the machine once synced, by a durable commit or store_sync() (which the
+ * daemons call every second).  See RELIABILITY-NOTES and DESIGN §2.
  */
 #ifndef POSTLINE_STORE_H
 #define POSTLINE_STORE_H
@@ -34,6 +35,8 @@ struct store_val {
 struct store	*store_open(const char *dir, uint64_t map_size,
 		    const char *const *dbnames, int ndbs, int readonly);
 void		 store_close(struct store *);
+/* Sync what was committed so far to disk (the daemons, every second). */
+void		 store_sync(struct store *);
 /* Reclaim reader slots of dead processes; logs how many. */
 void		 store_reader_check(struct store *);
 

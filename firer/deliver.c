@@ -164,6 +164,9 @@ deliver_wait(struct deliverer *d, int fd, long timeout_ms)
 	int still;
 
 	curl_multi_perform(d->multi, &still);
+	/* Transfers that ended in this perform: deliver_done() has them. */
+	if (still < d->running)
+		return;
 	extra.fd = fd;
 	extra.events = CURL_WAIT_POLLIN;
 	extra.revents = 0;

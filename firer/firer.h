@@ -68,10 +68,10 @@ struct store	*sched_store(struct sched *);
 int		 sched_add(struct sched *, struct store_txn *,
 		    const struct rule *, const struct event *);
 /* Due deliveries (due_ms <= now), oldest first, at most max, but for
- * those skip() leaves for later. */
+ * those taken() or skip() leave for later (skip() < 0: stop looking). */
 int		 sched_due(struct sched *, int64_t now, struct delivery *,
-		    int max, int (*skip)(void *, const struct delivery *),
-		    void *);
+		    int max, int (*taken)(void *, const char *postback_id),
+		    int (*skip)(void *, const struct delivery *), void *);
 int		 sched_put_rule(struct sched *, struct store_txn *,
 		    const char *id, const void *, size_t);
 int		 sched_get_rule(struct sched *, const char *id, struct buf *);

@@ -17,6 +17,9 @@
 #define FIRER_POLL_MS		100
 #define FIRER_MAX_FLIGHTS	256
 #define FIRER_DRAIN_MS		5000
+#define FIRER_BATCH		128	/* deliveries taken off at a time */
+#define FIRER_SCAN_MS		50	/* look at the schedule at least this often */
+#define FIRER_BUSY_RUN		256	/* then stop looking for now */
 
 static const char usage[] = "[-dnv] [-f file] [-s instance]\n"
     "       firer -R [-v] [-f file] < postback-ids\n"
@@ -96,6 +99,9 @@ struct firer {
 	struct flight		*flights;
 	int			 nflights;	/* on the wire */
 	int			 nlanded;	/* back, not yet logged */
+	int			 rescan;	/* something changed: look again */
+	int			 busy_run;	/* deliveries in a row for busy hosts */
+	int64_t			 next_scan_ms;
 	int64_t			 retry_log_ms;	/* when to try logging again */
 };
 
@@ -129,6 +135,7 @@ event_apply(void *arg, struct store_txn *txn, void *p, struct verdict *v,
 
 	(void)v;
 	*durable = 1;
+	f->rescan = 1;
 	if (sched_set_state(f->sched, txn, ev) != STORE_OK)
 		return -1;
 	for (i = 0; i < conf->nrules; i++)
@@ -160,23 +167,40 @@ host_busy(struct firer *f, const char *host)
  * those for a host at its limit, so they hold up no other host.
  */
 static int
+taken(void *arg, const char *postback_id)
+{
+	struct firer *f = arg;
+	struct flight *fl;
+
+	for (fl = f->flights; fl; fl = fl->next)
+		if (strcmp(fl->d.postback_id, postback_id) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * A delivery for a host at its cap waits.  After a long run of those,
+ * stop looking: the rest of the schedule is most likely the same hosts,
+ * and reading it on every turn of the loop would cost more than it gives.
+ */
+static int
 not_now(void *arg, const struct delivery *d)
 {
 	struct firer *f = arg;
 	const struct rule *r;
-	struct flight *fl;
 	char *host;
 	int busy;
 
-	for (fl = f->flights; fl; fl = fl->next)
-		if (strcmp(fl->d.postback_id, d->postback_id) == 0)
-			return 1;
 	if ((r = rule_version_get(f->sched, d->rule_version)) == NULL)
 		return 0;
 	host = rule_host(r);
 	busy = host_busy(f, host);
 	free(host);
-	return busy;
+	if (!busy) {
+		f->busy_run = 0;
+		return 0;
+	}
+	return ++f->busy_run >= FIRER_BUSY_RUN ? -1 : 1;
 }
 
 static void
@@ -348,6 +372,7 @@ land(struct firer *f)
 		if (fl == NULL)
 			continue;
 		f->nflights--;
+		f->rescan = 1;
 		metric_add(host_gauge(fl->req.host), -1);
 		land_one(f, fl, &o);
 	}
@@ -399,7 +424,7 @@ condition_gone(struct firer *f, const struct rule *r,
 static void
 send_all(struct firer *f, struct flight **go, int n)
 {
-	struct delivery *ds[64];
+	struct delivery *ds[FIRER_BATCH];
 	int i;
 
 	for (i = 0; i < n; i++)
@@ -427,15 +452,25 @@ static void unlink_flights(struct firer *, struct flight **, int);
 static void
 take_off(struct firer *f)
 {
-	struct delivery due[64];
-	struct flight *fl, *go[64];
+	struct delivery due[FIRER_BATCH];
+	struct flight *fl, *go[FIRER_BATCH];
 	const struct rule *r;
 	int n, i, ngo = 0;
 
 	/* While the store refuses attempts, start nothing new. */
 	if (f->nflights >= FIRER_MAX_FLIGHTS || f->nlanded > 0)
 		return;
-	n = sched_due(f->sched, now_ms(), due, (int)nitems(due), not_now, f);
+	/*
+	 * Scanning the schedule costs; do it when a slot has freed, events
+	 * came, or time has moved on, not on every turn of the loop.
+	 */
+	if (!f->rescan && mono_ms() < f->next_scan_ms)
+		return;
+	f->rescan = 0;
+	f->busy_run = 0;
+	f->next_scan_ms = mono_ms() + FIRER_SCAN_MS;
+	n = sched_due(f->sched, now_ms(), due, (int)nitems(due), taken,
+	    not_now, f);
 	for (i = 0; i < n; i++) {
 		fl = xcalloc(1, sizeof(*fl));
 		fl->d = due[i];
@@ -486,6 +521,7 @@ chores(struct firer *f)
 	    "Deliveries in the schedule.", NULL),
 	    (int64_t)sched_depth(f->sched));
 	sched_prune(f->sched, now_ms() - f->daemon->conf->retention_logs_ms);
+	store_sync(sched_store(f->sched));
 }
 
 static void

@@ -137,6 +137,7 @@ sched_add(struct sched *s, struct store_txn *txn, const struct rule *r,
 
 int
 sched_due(struct sched *s, int64_t now, struct delivery *out, int max,
+    int (*taken)(void *, const char *),
     int (*skip)(void *, const struct delivery *), void *arg)
 {
 	struct store_txn *txn;
@@ -159,6 +160,8 @@ sched_due(struct sched *s, int64_t now, struct delivery *out, int max,
 			break;
 		memcpy(pid, (const char *)k.data + 8, RECORD_ID_MAX);
 		pid[RECORD_ID_MAX] = '\0';
+		if (taken(arg, pid))
+			continue;	/* on the wire: no need to decode it */
 		if (store_get(txn, DB_DELIVERIES, pid, strlen(pid), &v) !=
 		    STORE_OK)
 			continue;
@@ -171,8 +174,11 @@ sched_due(struct sched *s, int64_t now, struct delivery *out, int max,
 			delivery_free(&out[n]);
 			continue;
 		}
-		if (skip(arg, &out[n])) {
+		if ((rc = skip(arg, &out[n])) != 0) {
 			delivery_free(&out[n]);
+			if (rc < 0)
+				break;		/* nothing more can start now */
+			rc = STORE_OK;
 			continue;
 		}
 		n++;

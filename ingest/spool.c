@@ -38,6 +38,7 @@ struct spool {
 	struct job	*waiting_tail;
 	int		 healthy;
 	int64_t		 probe_ms;	/* when to try storing again */
+	int64_t		 sync_ms;	/* when to sync the clicks */
 	int		 full_logged;
 	int		 closed;	/* stopped: refuse new jobs */
 	struct metric	*m_records;	/* gauges and the verdict wait */
@@ -408,6 +409,12 @@ spool_run(struct spool *sp, struct ingest *in, struct http *http)
 		outbox_flush(sp->outbox);
 		expire_waiting(sp, 0);
 		probe(sp);
+		if (mono_ms() >= sp->sync_ms) {
+			/* Clicks are committed unsynced: bound what a crash of
+			 * the machine can take to about a second. */
+			store_sync(sp->store);
+			sp->sync_ms = mono_ms() + 1000;
+		}
 		metric_set(sp->m_records, (int64_t)outbox_pending(sp->outbox));
 		metric_set(sp->m_bytes, (int64_t)outbox_bytes(sp->outbox));
 		if (quiesced && sp->head == NULL)

@@ -157,6 +157,7 @@ run(struct matcher *m, struct bus_sock *router)
 			join_expire_held(m, now_ms());
 			join_prune(m, now_ms());
 			gauge_outbox(m);
+			store_sync(m->store);
 			next_chores = mono_ms() + 1000;
 		}
 		if (daemon_reloading) {
