@@ -240,6 +240,19 @@ filter_match(const struct filter *f, const struct attempt *a)
 	    status_match(f, a->http_status);
 }
 
+/* A scheduled delivery has no result or status yet. */
+int
+filter_match_delivery(const struct filter *f, const struct delivery *d)
+{
+	const struct attrs *a = &d->event.attrs;
+
+	return list_match(&f->txids, d->event.txid) &&
+	    list_match(&f->postbacks, d->postback_id) &&
+	    list_match(&f->rules, d->rule) &&
+	    list_match(&f->offers, attrs_get(a, "offer_id")) &&
+	    list_match(&f->publishers, attrs_get(a, "publisher"));
+}
+
 void
 filter_free(struct filter *f)
 {

@@ -1,13 +1,15 @@
 /*
- * Rows of logview(1): tab-separated values or JSON Lines.  Values come
- * from outside (URLs built from advertiser data, response bodies), so
- * every byte that could move a terminal's cursor or break a line is
- * escaped, and the output is always valid UTF-8.
+ * Rows of logview(1): attempts, scheduled deliveries or counts, as
+ * tab-separated values or JSON Lines.  Values come from outside (URLs
+ * built from advertiser data, response bodies), so every byte that could
+ * move a terminal's cursor or break a line is escaped, and the output is
+ * always valid UTF-8.
  */
 #include <err.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -29,12 +31,28 @@ static const char *const field_names[FIELD_END] = {
 	[FIELD_ERROR] = "error",
 };
 
+/* The columns of --pending, in order. */
+static const char *const pending_names[] = {
+	"due", "postback_id", "attempt", "rule", "transaction_id", "url"
+};
+
+/* The columns of --stats, in order: the rule, then enum stats_col. */
+static const char *const stats_names[] = {
+	"rule", "attempts", "ok", "retry", "failed", "cancelled",
+	"interrupted", "2xx", "3xx", "4xx", "5xx", "0", "other"
+};
+
+/* The rule name of the line that counts every rule (not a valid name). */
+#define STATS_ALL	"*"
+
 void
-output_init(struct output *o, int json)
+output_init(struct output *o, int kind, int json)
 {
 	int i;
 
+	o->kind = kind;
 	o->json = json;
+	o->conf = NULL;
 	for (i = 0; i < FIELD_END; i++)
 		o->fields[i] = i;
 	o->nfields = FIELD_END;
@@ -284,53 +302,238 @@ write_line(struct output *o)
 	return OUTPUT_ERROR;
 }
 
-int
-output_header(struct output *o)
+/* Column i of a line: name is its JSON key; a number is not quoted. */
+static void
+add_cell(struct output *o, size_t i, const char *name, const char *v,
+    int number)
+{
+	if (v == NULL)
+		v = "";
+	if (o->json) {
+		buf_printf(&o->line, "%s\"%s\":", i > 0 ? "," : "{", name);
+		if (number)
+			buf_adds(&o->line, v);
+		else
+			add_json_str(&o->line, v);
+	} else {
+		if (i > 0)
+			buf_addc(&o->line, '\t');
+		add_tsv(&o->line, v);
+	}
+}
+
+static int
+end_line(struct output *o)
+{
+	if (o->json)
+		buf_addc(&o->line, '}');
+	buf_addc(&o->line, '\n');
+	return write_line(o);
+}
+
+static int
+add_names(struct output *o, const char *const *names, size_t n)
 {
 	size_t i;
 
-	if (o->json)
-		return OUTPUT_OK;
-	for (i = 0; i < o->nfields; i++) {
+	for (i = 0; i < n; i++) {
 		if (i > 0)
 			buf_addc(&o->line, '\t');
-		buf_adds(&o->line, field_names[o->fields[i]]);
+		buf_adds(&o->line, names[i]);
 	}
 	buf_addc(&o->line, '\n');
 	return write_line(o);
 }
 
 int
+output_header(struct output *o)
+{
+	const char *names[OUTPUT_FIELDS_MAX];
+	size_t i;
+
+	if (o->json)
+		return OUTPUT_OK;
+	switch (o->kind) {
+	case OUTPUT_PENDING:
+		return add_names(o, pending_names, nitems(pending_names));
+	case OUTPUT_STATS:
+		return add_names(o, stats_names, nitems(stats_names));
+	default:
+		for (i = 0; i < o->nfields; i++)
+			names[i] = field_names[o->fields[i]];
+		return add_names(o, names, o->nfields);
+	}
+}
+
+int
 output_row(struct output *o, const struct attempt *a)
 {
 	char tmp[OUTPUT_TIME_LEN];
-	const char *v;
 	size_t i;
 	int f;
 
-	if (o->json)
-		buf_addc(&o->line, '{');
 	for (i = 0; i < o->nfields; i++) {
 		f = o->fields[i];
-		if ((v = field_value(a, f, tmp, sizeof(tmp))) == NULL)
-			v = "";
-		if (o->json) {
-			buf_printf(&o->line, "%s\"%s\":", i > 0 ? "," : "",
-			    field_names[f]);
-			if (field_is_number(f))
-				buf_adds(&o->line, v);
-			else
-				add_json_str(&o->line, v);
-		} else {
-			if (i > 0)
-				buf_addc(&o->line, '\t');
-			add_tsv(&o->line, v);
-		}
+		add_cell(o, i, field_names[f],
+		    field_value(a, f, tmp, sizeof(tmp)), field_is_number(f));
 	}
-	if (o->json)
-		buf_addc(&o->line, '}');
-	buf_addc(&o->line, '\n');
-	return write_line(o);
+	return end_line(o);
+}
+
+struct pending_macros {
+	const struct pending	*p;
+	char			 attempt[16];
+	char			 timestamp[24];
+};
+
+/* The macros the firer will expand (firer/rules.c), as of the due time. */
+static const char *
+pending_lookup(void *arg, const char *name)
+{
+	struct pending_macros *m = arg;
+
+	if (strcmp(name, "transaction_id") == 0)
+		return m->p->d.event.txid;
+	if (strcmp(name, "postback_id") == 0)
+		return m->p->d.postback_id;
+	if (strcmp(name, "attempt") == 0)
+		return m->attempt;
+	if (strcmp(name, "timestamp") == 0)
+		return m->timestamp;
+	return attrs_get(&m->p->d.event.attrs, name);
+}
+
+/* The URL from the rule of the configuration, if it is known there. */
+static void
+pending_url(const struct output *o, const struct pending *p, struct buf *b)
+{
+	const struct rule *r;
+	struct pending_macros m;
+	int64_t sec = p->due_ms / 1000;
+
+	if (o->conf == NULL || p->d.rule == NULL ||
+	    (r = conf_rule(o->conf, p->d.rule)) == NULL)
+		return;
+	m.p = p;
+	snprintf(m.attempt, sizeof(m.attempt), "%" PRIu32, p->d.attempt);
+	snprintf(m.timestamp, sizeof(m.timestamp), "%" PRId64, sec);
+	tmpl_expand(r->url, pending_lookup, &m, b);
+}
+
+int
+output_pending(struct output *o, const struct pending *p)
+{
+	char due[OUTPUT_TIME_LEN], attempt[16];
+	struct buf url;
+
+	output_time(due, sizeof(due), p->due_ms);
+	snprintf(attempt, sizeof(attempt), "%" PRIu32, p->d.attempt);
+	buf_init(&url);
+	pending_url(o, p, &url);
+	buf_addc(&url, '\0');
+	add_cell(o, 0, pending_names[0], due, 0);
+	add_cell(o, 1, pending_names[1], p->d.postback_id, 0);
+	add_cell(o, 2, pending_names[2], attempt, 1);
+	add_cell(o, 3, pending_names[3], p->d.rule, 0);
+	add_cell(o, 4, pending_names[4], p->d.event.txid, 0);
+	add_cell(o, 5, pending_names[5], url.data, 0);
+	buf_free(&url);
+	return end_line(o);
+}
+
+void
+stats_init(struct stats *s)
+{
+	memset(s, 0, sizeof(*s));
+}
+
+void
+stats_free(struct stats *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		free(s->v[i].rule);
+	free(s->v);
+}
+
+/* The counts of a rule, added in name order if new. */
+static uint64_t *
+stats_rule(struct stats *s, const char *rule)
+{
+	size_t lo = 0, hi = s->n, mid;
+	int cmp;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if ((cmp = strcmp(rule, s->v[mid].rule)) == 0)
+			return s->v[mid].n;
+		if (cmp < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 16;
+		s->v = xreallocarray(s->v, s->cap, sizeof(*s->v));
+	}
+	memmove(&s->v[lo + 1], &s->v[lo], (s->n - lo) * sizeof(*s->v));
+	s->n++;
+	memset(&s->v[lo], 0, sizeof(s->v[lo]));
+	s->v[lo].rule = xstrdup(rule);
+	return s->v[lo].n;
+}
+
+static int
+status_col(unsigned status)
+{
+	if (status == 0)
+		return STATS_NONE;
+	if (status >= 200 && status < 600)
+		return STATS_2XX + (int)(status / 100) - 2;
+	return STATS_OTHER;
+}
+
+void
+stats_add(struct stats *s, const struct attempt *a)
+{
+	uint64_t *n = stats_rule(s, a->rule ? a->rule : "");
+	int cols[3], i;
+
+	cols[0] = STATS_ATTEMPTS;
+	cols[1] = STATS_OK + a->result - ATTEMPT_OK;
+	cols[2] = status_col(a->http_status);
+	for (i = 0; i < 3; i++) {
+		n[cols[i]]++;
+		s->total[cols[i]]++;
+	}
+}
+
+static int
+stats_line(struct output *o, const char *rule, const uint64_t *n)
+{
+	char num[24];
+	size_t i;
+
+	add_cell(o, 0, stats_names[0], rule, 0);
+	for (i = 0; i < STATS_END; i++) {
+		snprintf(num, sizeof(num), "%" PRIu64, n[i]);
+		add_cell(o, i + 1, stats_names[i + 1], num, 1);
+	}
+	return end_line(o);
+}
+
+/* A line per rule in name order, then one for all of them. */
+int
+output_stats(struct output *o, const struct stats *s)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < s->n; i++)
+		if ((rc = stats_line(o, s->v[i].rule, s->v[i].n)) != OUTPUT_OK)
+			return rc;
+	return stats_line(o, STATS_ALL, s->total);
 }
 
 int

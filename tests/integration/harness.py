@@ -38,11 +38,17 @@ def free_port():
 
 
 class Receiver:
-    """An HTTP server on 127.0.0.1 that records every request."""
+    """An HTTP server on 127.0.0.1 that records every request.
 
-    def __init__(self, status=200):
+    status is a code, or a callable given the request's entry that
+    returns a code, (code, headers) or (code, headers, body); body
+    (bytes or str) is what every answer carries otherwise.
+    """
+
+    def __init__(self, status=200, body=b"ok\n"):
         self.requests = []
         self.status = status
+        self.body = body
         self.cond = threading.Condition()
         receiver = self
 
@@ -67,9 +73,13 @@ class Receiver:
                 if callable(status):
                     status = status(entry)
                 extra = {}
-                if isinstance(status, tuple):
+                reply = receiver.body
+                if isinstance(status, tuple) and len(status) == 3:
+                    status, extra, reply = status
+                elif isinstance(status, tuple):
                     status, extra = status
-                reply = b"ok\n"
+                if isinstance(reply, str):
+                    reply = reply.encode("utf-8")
                 self.send_response(status)
                 for name, value in extra.items():
                     self.send_header(name, value)
