@@ -25,7 +25,16 @@
 #define HTTP_POOL_THREADS	2
 #define HTTP_CONN_LIMIT		20000
 #define HTTP_CONN_TIMEOUT_S	30
-#define HTTP_CONN_MEMORY	(32 * 1024)
+/*
+ * Per connection: libmicrohttpd zeroes its whole pool after each request,
+ * so an idle keep-alive connection costs this much resident memory (8 KiB:
+ * about 90 MB for 10,000).  The request line and the headers must fit in
+ * it, else 414 or 431; a browser's click (no cookie on a tracking domain,
+ * an origin-only Referer) and a postback use far less.  With 4 KiB,
+ * libmicrohttpd has no room left to answer an oversize request at all:
+ * the client waits for the timeout.
+ */
+#define HTTP_CONN_MEMORY	(8 * 1024)
 
 enum request_state {
 	RQ_NEW,		/* headers seen, body may follow */

@@ -26,7 +26,7 @@ def test_limits():
         assert status == 400 and "value_too_long" in body, (status, body)
         # A long User-Agent is cut, the click still stored and joined.
         status, h, _ = get(base + "/click?offer_id=o1&publisher=p",
-                           headers={"User-Agent": "u" * 9000})
+                           headers={"User-Agent": "u" * 5000})
         assert status == 302, status
         tx = h["location"].split("t=")[1].split("&")[0]
         status, _, body = get(base + "/postback?secure=g1&transaction_id=%s"
