@@ -18,6 +18,7 @@ static const char *const db_names[DB_COUNT] = {
 };
 
 #define SCHED_SCAN_MAX	4096
+#define LOG_SEQ_KEY	"log_seq"
 
 struct sched {
 	struct store	*store;
@@ -41,13 +42,25 @@ load_log_seq(struct sched *s)
 	struct store_cursor *c;
 	struct store_val k;
 
+	struct store_val v;
+	uint64_t seq;
+
 	if (store_begin(s->store, 0, &txn) != STORE_OK)
 		return;
+	/*
+	 * The last key in time order need not hold the highest sequence (an
+	 * interrupted attempt is logged at the time it started), so the
+	 * highest one is kept in the meta database too.
+	 */
+	if (store_get(txn, DB_META, LOG_SEQ_KEY, strlen(LOG_SEQ_KEY), &v) ==
+	    STORE_OK && v.len == 9)
+		s->log_seq = wire_be64_get((const unsigned char *)v.data + 1);
 	if (store_cursor_open(txn, DB_LOG, &c) == STORE_OK) {
 		if (store_cursor_last(c, &k, NULL) == STORE_OK &&
-		    k.len == LOGDB_KEY_LEN)
-			s->log_seq = wire_be64_get((const unsigned char *)
-			    k.data + 8);
+		    k.len == LOGDB_KEY_LEN &&
+		    (seq = wire_be64_get((const unsigned char *)k.data + 8)) >
+		    s->log_seq)
+			s->log_seq = seq;
 		store_cursor_close(c);
 	}
 	store_abort(txn);
@@ -196,7 +209,14 @@ log_attempt(struct sched *s, struct store_txn *txn, const struct attempt *a)
 	struct buf b;
 	int rc;
 
+	unsigned char seqval[9];
+
 	s->log_seq++;
+	seqval[0] = RECORD_VERSION;
+	wire_be64_put(seqval + 1, s->log_seq);
+	if ((rc = store_put(txn, DB_META, LOG_SEQ_KEY, strlen(LOG_SEQ_KEY),
+	    seqval, sizeof(seqval))) != STORE_OK)
+		return rc;
 	logdb_key(key, a->time_ms, s->log_seq);
 	logdb_tx_key(txkey, a->txid ? a->txid : "", a->time_ms, s->log_seq);
 	buf_init(&b);
