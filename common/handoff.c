@@ -565,7 +565,7 @@ inbox_applied(struct store_txn *txn, int db, const char *sender,
 	return put_seq(txn, db, sender, last) == STORE_OK ? 0 : -1;
 }
 
-#define INBOX_BATCH_MSGS	64
+#define INBOX_BATCH_MSGS	16	/* per transaction: bounds its dirty pages */
 #define INBOX_RECORDS_MAX	100000
 
 /* One message from a sender, with the ack it will get. */
