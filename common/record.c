@@ -65,16 +65,64 @@ attrs_copy(struct attrs *dst, const struct attrs *src)
 		attrs_set(dst, src->v[i].name, src->v[i].value);
 }
 
+/*
+ * The names every hit and event carries are written as one byte; any
+ * other name as 0 and the name.  Only ever append to this table: stored
+ * records refer to its positions.
+ */
+static const char *const attr_names[] = {
+	NULL, "offer_id", "publisher", "sub_id", "sub_id_2", "sub_id_3",
+	"sub_id_4", "sub_id_5", "source", "external_transaction_id",
+	"click_ip", "click_user_agent", "click_time", "event", "status",
+	"reason", "order_id", "revenue", "payout", "currency",
+	"purchase_value", "adv_sub_id", "adv_sub_id_2", "adv_sub_id_3",
+	"adv_sub_id_4", "conversion_ip", "user_agent", "user_email",
+	"device_id", "session_time", "conversion_time", "_token",
+	"transaction_id",
+};
+
+static uint8_t
+attr_code(const char *name)
+{
+	size_t i;
+
+	for (i = 1; i < nitems(attr_names); i++)
+		if (strcmp(attr_names[i], name) == 0)
+			return (uint8_t)i;
+	return 0;
+}
+
 static void
 put_attrs(struct buf *b, const struct attrs *a)
 {
+	uint8_t code;
 	size_t i;
 
 	wire_put_u16(b, (uint16_t)a->n);
 	for (i = 0; i < a->n; i++) {
-		wire_put_str(b, a->v[i].name);
+		code = attr_code(a->v[i].name);
+		wire_put_u8(b, code);
+		if (code == 0)
+			wire_put_str(b, a->v[i].name);
 		wire_put_str(b, a->v[i].value);
 	}
+}
+
+static int
+get_attr_name(struct wire_reader *r, char **name)
+{
+	uint8_t code;
+
+	if (wire_get_u8(r, &code) == -1)
+		return -1;
+	if (code == 0)
+		return wire_get_str(r, RECORD_NAME_MAX, name);
+	if (code >= nitems(attr_names)) {
+		r->failed = 1;
+		return -1;
+	}
+	*name = xstrdup(attr_names[code]);
+	return 0;
 }
 
 static int
@@ -90,7 +138,7 @@ get_attrs(struct wire_reader *r, struct attrs *a)
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
-		if (wire_get_str(r, RECORD_NAME_MAX, &name) == -1)
+		if (get_attr_name(r, &name) == -1)
 			return -1;
 		if (wire_get_str(r, RECORD_VALUE_MAX, &value) == -1) {
 			free(name);

@@ -5,9 +5,11 @@
 
 #define TIME_DIGITS	9
 #define SHARD_DIGITS	2
-#define RANDOM_DIGITS	17
+#define COUNT_DIGITS	1
+#define RANDOM_DIGITS	16
 #define CHECK_DIGITS	4
-#define BODY_LEN	(TIME_DIGITS + SHARD_DIGITS + RANDOM_DIGITS)
+#define BODY_LEN	(TIME_DIGITS + SHARD_DIGITS + COUNT_DIGITS + \
+			    RANDOM_DIGITS)
 #define CHECK_MODULUS	(36ULL * 36 * 36 * 36)
 
 static const char digits36[] = "0123456789abcdefghijklmnopqrstuvwxyz";
@@ -78,6 +80,29 @@ put_random(char *out, int n)
 	}
 }
 
+/*
+ * The how-many-th id of this millisecond, 0..35 (staying at 35 past
+ * that); state packs the millisecond and the count, updated atomically
+ * since ingest's HTTP threads make ids concurrently.
+ */
+static unsigned
+count_in_ms(int64_t time_ms)
+{
+	static uint64_t state;
+	uint64_t old, new;
+	unsigned n;
+
+	old = __atomic_load_n(&state, __ATOMIC_RELAXED);
+	do {
+		n = (int64_t)(old >> 6) == time_ms ? (unsigned)(old & 63) + 1 : 0;
+		if (n > 35)
+			n = 35;
+		new = (uint64_t)time_ms << 6 | n;
+	} while (!__atomic_compare_exchange_n(&state, &old, new, 0,
+	    __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+	return n;
+}
+
 void
 txid_generate(char *out, unsigned shard, int64_t time_ms)
 {
@@ -85,7 +110,10 @@ txid_generate(char *out, unsigned shard, int64_t time_ms)
 		time_ms = 0;
 	put_base36(out, TIME_DIGITS, (uint64_t)time_ms);
 	put_base36(out + TIME_DIGITS, SHARD_DIGITS, shard % (TXID_SHARD_MAX + 1));
-	put_random(out + TIME_DIGITS + SHARD_DIGITS, RANDOM_DIGITS);
+	put_base36(out + TIME_DIGITS + SHARD_DIGITS, COUNT_DIGITS,
+	    count_in_ms(time_ms));
+	put_random(out + TIME_DIGITS + SHARD_DIGITS + COUNT_DIGITS,
+	    RANDOM_DIGITS);
 	compute_check(out, out + BODY_LEN);
 	out[TXID_LEN] = '\0';
 }

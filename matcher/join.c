@@ -96,19 +96,52 @@ emit_origin(struct matcher *m, struct store_txn *txn, const struct hit *hit,
 	return rc;
 }
 
-/* The first hit of a transaction: a click, or a clickless conversion. */
+/*
+ * The first hit of a transaction: a click, or a clickless conversion.
+ * The id is the key, so the value does without it; ids grow with time,
+ * so most clicks are appended, which fills LMDB's pages (a put in the
+ * middle splits them half full).
+ */
 static int
-store_origin(struct store_txn *txn, const struct hit *hit)
+store_origin(struct matcher *m, struct store_txn *txn, const struct hit *hit)
 {
+	struct hit h = *hit;
 	struct buf rec;
 	int rc;
 
+	h.txid[0] = '\0';
 	buf_init(&rec);
-	record_put_hit(&rec, hit);
-	rc = store_put(txn, DB_CLICKS, hit->txid, strlen(hit->txid), rec.data,
-	    rec.len);
+	record_put_hit(&rec, &h);
+	if (strcmp(hit->txid, m->last_click) > 0) {
+		rc = store_append(txn, DB_CLICKS, hit->txid, strlen(hit->txid),
+		    rec.data, rec.len);
+		memcpy(m->last_click, hit->txid, sizeof(m->last_click));
+	} else
+		rc = store_put(txn, DB_CLICKS, hit->txid, strlen(hit->txid),
+		    rec.data, rec.len);
 	buf_free(&rec);
 	return rc == STORE_OK ? 0 : -1;
+}
+
+void
+join_init(struct matcher *m)
+{
+	struct store_txn *txn;
+	struct store_cursor *c;
+	struct store_val k;
+
+	m->last_click[0] = '\0';
+	if (store_begin(m->store, 0, &txn) != STORE_OK)
+		return;
+	if (store_cursor_open(txn, DB_CLICKS, &c) == STORE_OK) {
+		if (store_cursor_last(c, &k, NULL) == STORE_OK &&
+		    k.len < sizeof(m->last_click)) {
+			memcpy(m->last_click, k.data, k.len);
+			m->last_click[k.len] = '\0';
+		}
+		store_cursor_close(c);
+	}
+	store_abort(txn);
 }
 
 /*
@@ -166,6 +199,7 @@ load_click(struct store_txn *txn, const char *txid, struct hit *click)
 		    txid);
 		return -1;
 	}
+	snprintf(click->txid, sizeof(click->txid), "%s", txid);
 	return 1;
 }
 
@@ -412,7 +446,7 @@ join_clickless(struct matcher *m, struct store_txn *txn,
 		reject(v, "token_mismatch");
 		return 0;
 	}
-	if (store_origin(txn, hit) == -1)
+	if (store_origin(m, txn, hit) == -1)
 		return -1;
 	return join_conversion(m, txn, hit, hit, v);
 }
@@ -516,7 +550,7 @@ join_hit(struct matcher *m, struct store_txn *txn, const struct hit *hit,
 	switch (hit->kind) {
 	case HIT_CLICK:
 		v->result = VERDICT_STORED;
-		if (store_origin(txn, hit) == -1 ||
+		if (store_origin(m, txn, hit) == -1 ||
 		    release_held(m, txn, hit->txid) == -1)
 			return -1;
 		return emit_origin(m, txn, hit, EVENT_CLICK);

@@ -192,6 +192,7 @@ main(int argc, char **argv)
 	if (m.store == NULL)
 		fatal("event=start error=\"cannot open the store\"");
 	d.sender_id = handoff_sender_id(m.store, DB_META, d.name, d.instance);
+	join_init(&m);
 	bus = bus_new();
 	router = bus_bind(bus, d.conf->matcher_endpoints.v[d.instance]);
 	m.outbox = outbox_open(m.store, DB_OUTBOX, DB_META, bus,

@@ -25,9 +25,12 @@ struct matcher {
 	struct store	*store;
 	struct outbox	*outbox;
 	uint64_t	 held_seq;	/* makes held keys unique */
+	char		 last_click[RECORD_ID_MAX + 1]; /* greatest key stored */
 };
 
-/* join.c: apply one hit in the open write transaction. */
+/* join.c */
+void	join_init(struct matcher *);
+/* Apply one hit in the open write transaction. */
 int	join_hit(struct matcher *, struct store_txn *, const struct hit *,
 	    struct verdict *, int *durable);
 /* Conversions held for their click past matcher grace: unknown_click. */

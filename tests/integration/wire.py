@@ -47,7 +47,7 @@ def hit(kind, tx, attrs, ms=None):
     out = struct.pack(">BBq", RECORD_VERSION, kind, ms) + wstr(tx)
     out += struct.pack(">H", len(attrs))
     for name, value in attrs.items():
-        out += wstr(name) + wstr(value)
+        out += b"\x00" + wstr(name) + wstr(value)   # a name by its text
     return out
 
 

@@ -381,6 +381,7 @@ try_raw_hit(const char *txid, const struct attrs *a, size_t count)
 	wire_put_str(&b, txid);
 	wire_put_u16(&b, (uint16_t)count);
 	for (i = 0; i < a->n; i++) {
+		wire_put_u8(&b, 0);	/* a name given by its text */
 		wire_put_str(&b, a->v[i].name);
 		wire_put_str(&b, a->v[i].value);
 	}

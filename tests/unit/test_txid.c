@@ -292,6 +292,25 @@ test_firer(void)
 	CHECK(txid_firer(copy, 7) == txid_firer(id, 7));
 }
 
+/* One process's ids of one millisecond grow, for up to 36 of them. */
+static void
+test_grow_within_millisecond(void)
+{
+	char prev[TXID_LEN + 1], id[TXID_LEN + 1];
+	int i, grew = 1;
+
+	txid_generate(prev, 3, 1795000000999LL);
+	for (i = 1; i < 36; i++) {
+		txid_generate(id, 3, 1795000000999LL);
+		if (strcmp(id, prev) <= 0)
+			grew = 0;
+		memcpy(prev, id, sizeof(id));
+	}
+	CHECK(grew);
+	CHECK(txid_shard(id) == 3);
+	CHECK(txid_time_ms(id) == 1795000000999LL);
+}
+
 int
 main(void)
 {
@@ -303,5 +322,6 @@ main(void)
 	test_order();
 	test_unique();
 	test_firer();
+	test_grow_within_millisecond();
 	return check_done("txid");
 }
