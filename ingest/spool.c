@@ -213,10 +213,23 @@ answer_stored(struct spool *sp, struct job *jobs)
  * Take out the jobs that would grow the spool past spool-max; they are
  * answered 503 (the sender retries), the others stored.
  */
+/*
+ * The spool's limit: spool-max, and never more than a quarter of the
+ * map, because deleting what the matcher acknowledged needs free pages
+ * too (copy on write): a map filled to the brim could never drain.
+ */
+static uint64_t
+spool_limit(const struct conf *conf)
+{
+	uint64_t quarter = conf->map_size[SERVICE_INGEST] / 4;
+
+	return conf->spool_max < quarter ? conf->spool_max : quarter;
+}
+
 static struct job *
 over_limit(struct spool *sp, struct job **jobs)
 {
-	uint64_t max = sp->daemon->conf->spool_max;
+	uint64_t max = spool_limit(sp->daemon->conf);
 	uint64_t bytes = outbox_bytes(sp->outbox);
 	struct job **pp = jobs, *job, *over = NULL, **tail = &over;
 
@@ -353,7 +366,7 @@ probe(struct spool *sp)
 	if (spool_healthy(sp) || mono_ms() < sp->probe_ms)
 		return;
 	sp->probe_ms = mono_ms() + 1000;
-	if (outbox_bytes(sp->outbox) >= sp->daemon->conf->spool_max)
+	if (outbox_bytes(sp->outbox) >= spool_limit(sp->daemon->conf))
 		return;
 	v[0] = RECORD_VERSION;
 	wire_be64_put(v + 1, (uint64_t)now_ms());
