@@ -10,6 +10,7 @@ import http.client
 import http.server
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -157,8 +158,11 @@ class Cluster:
             with open(path, "rb") as f:
                 before = f.read().count(b"event=ready")
         log = open(path, "ab")
+        # POSTLINE_WRAP runs each daemon under a tool (valgrind).
+        wrap = shlex.split(os.environ.get("POSTLINE_WRAP", ""))
         proc = subprocess.Popen(
-            [program(name), "-d", "-f", self.conf, "-s", str(instance)],
+            wrap + [program(name), "-d", "-f", self.conf, "-s",
+                    str(instance)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         self.procs[key] = proc
         self.logs[key] = os.path.join(self.dir, key + ".log")
