@@ -38,7 +38,8 @@ struct spool {
 	struct job	*waiting_tail;
 	int		 healthy;
 	int64_t		 probe_ms;	/* when to try storing again */
-	int64_t		 sync_ms;	/* when to sync the clicks */
+	pthread_t	 syncer;	/* syncs the clicks every second */
+	int		 syncing;
 	int		 full_logged;
 	int		 closed;	/* stopped: refuse new jobs */
 	struct metric	*m_records;	/* gauges and the verdict wait */
@@ -53,6 +54,26 @@ job_free(struct job *job)
 		return;
 	buf_free(&job->record);
 	free(job);
+}
+
+/*
+ * Clicks are committed unsynced: bound what a crash of the machine can
+ * take to about a second.  In a thread of its own, so that the fdatasync
+ * never holds up the spool thread (LMDB allows a sync beside a write).
+ */
+static void *
+syncer(void *arg)
+{
+	struct spool *sp = arg;
+	int tick = 0;
+
+	/* Short naps, so that stopping does not wait a second. */
+	while (__atomic_load_n(&sp->syncing, __ATOMIC_RELAXED)) {
+		usleep(100000);
+		if (++tick % 10 == 0)
+			store_sync(sp->store);
+	}
+	return NULL;
 }
 
 struct spool *
@@ -78,6 +99,11 @@ spool_open(struct daemon *d)
 	if ((sp->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
 		goto fail;
 	sp->healthy = 1;
+	sp->syncing = 1;
+	if (pthread_create(&sp->syncer, NULL, syncer, sp) != 0) {
+		sp->syncing = 0;
+		goto fail;
+	}
 	sp->m_records = metric_gauge("postline_ingest_spool_records",
 	    "Hits in the spool not yet acknowledged by a matcher.", NULL);
 	sp->m_bytes = metric_gauge("postline_ingest_spool_bytes",
@@ -95,6 +121,10 @@ spool_close(struct spool *sp)
 {
 	if (sp == NULL)
 		return;
+	if (sp->syncing) {
+		__atomic_store_n(&sp->syncing, 0, __ATOMIC_RELAXED);
+		pthread_join(sp->syncer, NULL);
+	}
 	outbox_close(sp->outbox);
 	bus_free(sp->bus);
 	store_close(sp->store);
@@ -422,12 +452,6 @@ spool_run(struct spool *sp, struct ingest *in, struct http *http)
 		outbox_flush(sp->outbox);
 		expire_waiting(sp, 0);
 		probe(sp);
-		if (mono_ms() >= sp->sync_ms) {
-			/* Clicks are committed unsynced: bound what a crash of
-			 * the machine can take to about a second. */
-			store_sync(sp->store);
-			sp->sync_ms = mono_ms() + 1000;
-		}
 		metric_set(sp->m_records, (int64_t)outbox_pending(sp->outbox));
 		metric_set(sp->m_bytes, (int64_t)outbox_bytes(sp->outbox));
 		if (quiesced && sp->head == NULL)
