@@ -300,7 +300,13 @@ store_jobs(struct spool *sp, struct job *jobs)
 		    job->record.len, &job->seq);
 		if (rc != STORE_OK)
 			break;
-		durable |= job->conversion;
+		/*
+		 * A conversion answered with its verdict is durable at the
+		 * matcher by then (it syncs before it acknowledges); one
+		 * answered without (a pixel) must be synced here first.
+		 * expire_waiting() syncs before any 202.
+		 */
+		durable |= job->conversion && !job->wait;
 	}
 	if (rc == STORE_OK)
 		rc = store_commit(txn, durable);
@@ -334,6 +340,8 @@ answer_verdict(struct job *job, const struct verdict *v)
 	free(line);
 }
 
+static void answer_accepted(struct job *);
+
 static void
 on_verdict(void *arg, unsigned dest, struct wire_reader *r)
 {
@@ -343,8 +351,8 @@ on_verdict(void *arg, unsigned dest, struct wire_reader *r)
 
 	if (record_get_verdict(r, &v) == -1)
 		return;
-	if (v.result == VERDICT_HELD || v.result == VERDICT_STORED)
-		return;		/* not final: the wait ends with 202 */
+	if (v.result == VERDICT_STORED)
+		return;
 	for (pp = &sp->waiting; (job = *pp) != NULL; pp = &job->next) {
 		if (job->shard == dest && job->seq == v.seq)
 			break;
@@ -357,27 +365,43 @@ on_verdict(void *arg, unsigned dest, struct wire_reader *r)
 		sp->waiting_tail = prev;
 	metric_observe_ms(sp->m_verdict_ms, (double)(mono_ms() -
 	    (job->deadline_ms - INGEST_VERDICT_WAIT_MS)));
-	answer_verdict(job, &v);
+	if (v.result == VERDICT_HELD)
+		answer_accepted(job);	/* held for its click: no verdict yet */
+	else
+		answer_verdict(job, &v);
 	job_free(job);
 }
 
-/* Conversions whose verdict did not come in time: durable, so 202. */
+static void
+answer_accepted(struct job *job)
+{
+	char *line = xasprintf("result=accepted transaction_id=%s", job->txid);
+
+	http_answer(job->req, 202, line);
+	free(line);
+}
+
+/*
+ * Conversions whose verdict did not come in time: once our spool is
+ * synced they are durable here, so 202.
+ */
 static void
 expire_waiting(struct spool *sp, int all)
 {
 	int64_t now = mono_ms();
 	struct job *job;
-	char *line;
+	int synced = 0;
 
 	while ((job = sp->waiting) != NULL &&
 	    (all || job->deadline_ms <= now)) {
+		if (!synced) {
+			store_sync(sp->store);
+			synced = 1;
+		}
 		sp->waiting = job->next;
 		if (sp->waiting == NULL)
 			sp->waiting_tail = NULL;
-		line = xasprintf("result=accepted transaction_id=%s",
-		    job->txid);
-		http_answer(job->req, 202, line);
-		free(line);
+		answer_accepted(job);
 		job_free(job);
 	}
 }
