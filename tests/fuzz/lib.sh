@@ -58,6 +58,12 @@ fuzz_execs() {
 	sed -n 's/^stat::number_of_executed_units: *//p' "$1" | tail -n 1
 }
 
+# Inputs in the corpus the run ended with.
+fuzz_corpus() {
+	sed -n 's/^#[0-9]*[[:space:]]*DONE .* corp: \([0-9]*\)\/.*/\1/p' "$1" |
+	    tail -n 1
+}
+
 # The finding in a failed run's log: the report and where the input is.
 fuzz_report() {
 	start='ERROR: \|invariant failed\|runtime error\|deadly signal'
