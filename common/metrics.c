@@ -31,11 +31,30 @@ struct metric {
 	uint64_t		 buckets[NBUCKETS + 1];
 	uint64_t		 count;
 	uint64_t		 sum_us;
-	struct metric		*next;
+	struct metric		*next;		/* in registration order */
+	struct metric		*chain;		/* in its hash bucket */
 };
+
+/* Lookups are on hot paths (a label per host or rule): hashed. */
+#define NBUCKETS_HASH	1024
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct metric *registry, *registry_tail;
+static struct metric *buckets_hash[NBUCKETS_HASH];
+
+static unsigned
+hash_of(const char *name, const char *labels)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	const char *p;
+
+	for (p = name; *p; p++)
+		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+	h = (h ^ '{') * 0x100000001b3ULL;
+	for (p = labels; *p; p++)
+		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+	return (unsigned)(h % NBUCKETS_HASH);
+}
 static struct MHD_Daemon *server;
 
 static struct metric *
@@ -43,11 +62,13 @@ find_or_make(enum metric_kind kind, const char *name, const char *help,
     const char *labels)
 {
 	struct metric *m;
+	unsigned h;
 
 	if (labels == NULL)
 		labels = "";
+	h = hash_of(name, labels);
 	pthread_mutex_lock(&registry_lock);
-	for (m = registry; m; m = m->next)
+	for (m = buckets_hash[h]; m; m = m->chain)
 		if (strcmp(m->name, name) == 0 && strcmp(m->labels, labels) == 0)
 			break;
 	if (m == NULL) {
@@ -56,6 +77,8 @@ find_or_make(enum metric_kind kind, const char *name, const char *help,
 		m->name = xstrdup(name);
 		m->help = xstrdup(help);
 		m->labels = xstrdup(labels);
+		m->chain = buckets_hash[h];
+		buckets_hash[h] = m;
 		if (registry_tail)
 			registry_tail->next = m;
 		else
@@ -274,5 +297,6 @@ metrics_stop(void)
 		free(m);
 	}
 	registry_tail = NULL;
+	memset(buckets_hash, 0, sizeof(buckets_hash));
 	pthread_mutex_unlock(&registry_lock);
 }

@@ -366,11 +366,7 @@ land(struct firer *f)
 	struct outcome o;
 
 	while (deliver_done(f->deliverer, &o)) {
-		for (fl = f->flights; fl; fl = fl->next)
-			if (fl == o.cookie)
-				break;
-		if (fl == NULL)
-			continue;
+		fl = o.cookie;		/* the flight that started it */
 		f->nflights--;
 		f->rescan = 1;
 		metric_add(host_gauge(fl->req.host), -1);
