@@ -25,10 +25,14 @@ struct transfer {
 	struct transfer		*next;
 };
 
+#define SPARE_MAX	256
+
 struct deliverer {
 	CURLM		*multi;
 	int		 running;
 	struct transfer	*transfers;	/* those in the multi handle */
+	CURL		*spare[SPARE_MAX];	/* easy handles to use again */
+	int		 nspare;
 };
 
 struct deliverer *
@@ -45,10 +49,15 @@ deliver_new(void)
 	return d;
 }
 
+/* An easy handle is kept for the next transfer: its buffers stay. */
 static void
-transfer_free(struct transfer *t)
+transfer_free(struct deliverer *d, struct transfer *t)
 {
-	curl_easy_cleanup(t->easy);
+	if (d->nspare < SPARE_MAX) {
+		curl_easy_reset(t->easy);
+		d->spare[d->nspare++] = t->easy;
+	} else
+		curl_easy_cleanup(t->easy);
 	curl_slist_free_all(t->headers);
 	free(t->body);
 	free(t);
@@ -76,8 +85,10 @@ deliver_free(struct deliverer *d)
 		return;
 	while ((t = d->transfers) != NULL) {
 		unlink_transfer(d, t);
-		transfer_free(t);
+		transfer_free(d, t);
 	}
+	while (d->nspare > 0)
+		curl_easy_cleanup(d->spare[--d->nspare]);
 	curl_multi_cleanup(d->multi);
 	curl_global_cleanup();
 	free(d);
@@ -139,14 +150,15 @@ deliver_start(struct deliverer *d, const struct request *req, void *cookie)
 {
 	struct transfer *t = xcalloc(1, sizeof(*t));
 
-	if ((t->easy = curl_easy_init()) == NULL) {
+	t->easy = d->nspare > 0 ? d->spare[--d->nspare] : curl_easy_init();
+	if (t->easy == NULL) {
 		free(t);
 		return -1;
 	}
 	t->cookie = cookie;
 	set_options(t, req);
 	if (curl_multi_add_handle(d->multi, t->easy) != CURLM_OK) {
-		transfer_free(t);
+		transfer_free(d, t);
 		return -1;
 	}
 	t->next = d->transfers;
@@ -227,7 +239,7 @@ deliver_done(struct deliverer *d, struct outcome *out)
 			    curl_easy_strerror(msg->data.result));
 		snprintf(out->snippet, sizeof(out->snippet), "%s", t->snippet);
 		unlink_transfer(d, t);
-		transfer_free(t);
+		transfer_free(d, t);
 		return 1;
 	}
 	return 0;

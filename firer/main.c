@@ -20,6 +20,7 @@
 #define FIRER_BATCH		128	/* deliveries taken off at a time */
 #define FIRER_SCAN_MS		50	/* look at the schedule at least this often */
 #define FIRER_BUSY_RUN		256	/* then stop looking for now */
+#define FIRER_ID_BUCKETS	512
 
 static const char usage[] = "[-dnv] [-f file] [-s instance]\n"
     "       firer -R [-v] [-f file] < postback-ids\n"
@@ -89,6 +90,7 @@ struct flight {
 	int		 landed;
 	struct outcome	 outcome;
 	int		 result;	/* once decided */
+	struct flight	*hnext;		/* in its by_id bucket */
 	struct flight	*next;
 };
 
@@ -99,6 +101,7 @@ struct firer {
 	struct flight		*flights;
 	int			 nflights;	/* on the wire */
 	int			 nlanded;	/* back, not yet logged */
+	struct flight		*by_id[FIRER_ID_BUCKETS];	/* flights by id */
 	int			 rescan;	/* something changed: look again */
 	int			 busy_run;	/* deliveries in a row for busy hosts */
 	int64_t			 next_scan_ms;
@@ -166,13 +169,47 @@ host_busy(struct firer *f, const char *host)
  * Which due deliveries to leave for later: those already taken, and
  * those for a host at its limit, so they hold up no other host.
  */
+static unsigned
+id_bucket(const char *postback_id)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *postback_id; postback_id++)
+		h = (h ^ (unsigned char)*postback_id) * 0x100000001b3ULL;
+	return (unsigned)(h % FIRER_ID_BUCKETS);
+}
+
+/* Every flight is in the list and, by its id, in by_id. */
+static void
+add_flight(struct firer *f, struct flight *fl)
+{
+	unsigned b = id_bucket(fl->d.postback_id);
+
+	fl->next = f->flights;
+	f->flights = fl;
+	fl->hnext = f->by_id[b];
+	f->by_id[b] = fl;
+}
+
+static void
+unhash_flight(struct firer *f, struct flight *fl)
+{
+	struct flight **pp = &f->by_id[id_bucket(fl->d.postback_id)];
+
+	for (; *pp; pp = &(*pp)->hnext)
+		if (*pp == fl) {
+			*pp = fl->hnext;
+			return;
+		}
+}
+
 static int
 taken(void *arg, const char *postback_id)
 {
 	struct firer *f = arg;
 	struct flight *fl;
 
-	for (fl = f->flights; fl; fl = fl->next)
+	for (fl = f->by_id[id_bucket(postback_id)]; fl; fl = fl->hnext)
 		if (strcmp(fl->d.postback_id, postback_id) == 0)
 			return 1;
 	return 0;
@@ -346,6 +383,7 @@ settle(struct firer *f)
 		}
 		report(fl);
 		*pp = fl->next;
+		unhash_flight(f, fl);
 		f->nlanded--;
 		flight_free(fl);
 	}
@@ -373,13 +411,6 @@ land(struct firer *f)
 		land_one(f, fl, &o);
 	}
 	settle(f);
-}
-
-static void
-add_flight(struct firer *f, struct flight *fl)
-{
-	fl->next = f->flights;
-	f->flights = fl;
 }
 
 /* An attempt decided without sending: failed or cancelled. */
@@ -504,6 +535,7 @@ unlink_flights(struct firer *f, struct flight **go, int n)
 		for (pp = &f->flights; (fl = *pp) != NULL; pp = &fl->next)
 			if (fl == go[i]) {
 				*pp = fl->next;
+				unhash_flight(f, fl);
 				break;
 			}
 	}
@@ -560,6 +592,7 @@ free_flights(struct firer *f)
 
 	while ((fl = f->flights) != NULL) {
 		f->flights = fl->next;
+		unhash_flight(f, fl);
 		flight_free(fl);
 	}
 }
