@@ -750,10 +750,12 @@ inbox_serve(struct store *store, int db, int dead_db, struct bus_sock *router,
     struct outbox *ob)
 {
 	struct inmsg msgs[INBOX_BATCH_MSGS];
-	int n = 0, i;
+	int n = 0, i, max = ops->max_msgs;
 
+	if (max <= 0 || max > INBOX_BATCH_MSGS)
+		max = INBOX_BATCH_MSGS;
 	memset(msgs, 0, sizeof(msgs));
-	while (n < INBOX_BATCH_MSGS) {
+	while (n < max) {
 		buf_init(&msgs[n].data);
 		buf_init(&msgs[n].ack);
 		if (bus_recv(router, msgs[n].peer, &msgs[n].data) != 1) {

@@ -103,6 +103,7 @@ struct inbox_ops {
 	int		(*decode)(struct wire_reader *, void *);
 	int		(*apply)(void *arg, struct store_txn *, void *record,
 			    struct verdict *, int *durable);
+	int		 max_msgs;	/* per transaction (at most 16) */
 };
 
 /*

@@ -182,10 +182,20 @@ static void
 add_tsv(struct buf *b, const char *value)
 {
 	const unsigned char *p = (const unsigned char *)value;
-	size_t n = strlen(value), len, i;
+	size_t n = strlen(value), len, i, run;
 	uint32_t c;
 
 	while (n > 0) {
+		/* Plain ASCII goes through in one copy: most of a log is. */
+		for (run = 0; run < n && p[run] >= 0x20 && p[run] < 0x7f &&
+		    p[run] != '\\'; run++)
+			;
+		if (run > 0) {
+			buf_add(b, p, run);
+			p += run;
+			n -= run;
+			continue;
+		}
 		len = utf8_seq(p, n, &c);
 		if (len > 0 && !is_control(c) && c != '\\') {
 			buf_add(b, p, len);
