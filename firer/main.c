@@ -148,10 +148,9 @@ event_apply(void *arg, struct store_txn *txn, void *p, struct verdict *v,
 	return 0;
 }
 
-/* A few messages a turn: a backlog of events must not stall sending. */
 static const struct inbox_ops event_ops = {
 	MSG_EVENTS, sizeof(struct event), event_init_any, event_release,
-	event_decode, event_apply, 2
+	event_decode, event_apply, 16
 };
 
 static int
