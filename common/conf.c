@@ -1578,8 +1578,9 @@ static char *
 read_file(struct parser *ps, const char *path, size_t *lenp)
 {
 	FILE *f;
-	char *text, *nul;
-	size_t len;
+	char *text, *nul, chunk[16384];
+	struct buf b;
+	size_t len, n;
 	int err = 0;
 
 	if ((f = fopen(path, "r")) == NULL) {
@@ -1587,12 +1588,16 @@ read_file(struct parser *ps, const char *path, size_t *lenp)
 		    strerror(errno));
 		return NULL;
 	}
-	/* One byte more than allowed tells a full file from a big one. */
-	text = xmalloc(CONF_MAX_SIZE + 1);
-	len = fread(text, 1, CONF_MAX_SIZE + 1, f);
+	/* Grown as read: one byte past the limit tells a big file. */
+	buf_init(&b);
+	while (b.len <= CONF_MAX_SIZE &&
+	    (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		buf_add(&b, chunk, n);
 	if (ferror(f))
 		err = errno;
 	fclose(f);
+	len = b.len;
+	text = buf_release(&b);
 	if (err != 0 || len > CONF_MAX_SIZE) {
 		buf_printf(ps->errors, "%s: cannot read: %s\n", path,
 		    err ? strerror(err) : "larger than 4M");
