@@ -49,9 +49,10 @@ def test_random_kills_under_load():
         t = threading.Thread(target=load)
         t.start()
         try:
-            for _ in range(6):
+            kills = ["ingest", "matcher", "firer"] * 2   # each twice
+            rng.shuffle(kills)
+            for name in kills:
                 time.sleep(rng.uniform(0.3, 1.2))
-                name = rng.choice(["ingest", "matcher", "firer"])
                 c.stop(name, sig=signal.SIGKILL)
                 c.start(name)
             time.sleep(0.5)
