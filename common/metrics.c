@@ -227,32 +227,6 @@ answer(void *cls, struct MHD_Connection *conn, const char *url,
 	return rc;
 }
 
-static int
-parse_addr(const char *addr, struct sockaddr_storage *ss)
-{
-	struct addrinfo hints, *res;
-	char host[256];
-	const char *colon = strrchr(addr, ':');
-	size_t n;
-
-	if (colon == NULL || (n = (size_t)(colon - addr)) >= sizeof(host))
-		return -1;
-	memcpy(host, addr, n);
-	host[n] = '\0';
-	if (host[0] == '[' && n >= 2 && host[n - 1] == ']') {
-		memmove(host, host + 1, n - 2);
-		host[n - 2] = '\0';
-	}
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	if (getaddrinfo(host, colon + 1, &hints, &res) != 0)
-		return -1;
-	memcpy(ss, res->ai_addr, res->ai_addrlen);
-	freeaddrinfo(res);
-	return 0;
-}
-
 int
 metrics_start(const char *addr)
 {
@@ -261,7 +235,7 @@ metrics_start(const char *addr)
 
 	if (addr == NULL)
 		return 0;
-	if (parse_addr(addr, &ss) == -1) {
+	if (parse_hostport(addr, &ss, NULL) == -1) {
 		log_error("event=metrics address=%s error=\"bad address\"", addr);
 		return -1;
 	}

@@ -1,8 +1,10 @@
 #include <errno.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "util.h"
@@ -354,6 +356,47 @@ valid_amount(const char *s)
 			return 0;
 	}
 	return digits > 0 && digits <= 18;
+}
+
+int
+hex_value(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
+parse_hostport(const char *addr, struct sockaddr_storage *ss, unsigned *len)
+{
+	struct addrinfo hints, *res;
+	char host[256];
+	const char *colon = strrchr(addr, ':');
+	size_t n;
+
+	if (colon == NULL || (n = (size_t)(colon - addr)) >= sizeof(host))
+		return -1;
+	memcpy(host, addr, n);
+	host[n] = '\0';
+	if (host[0] == '[' && n >= 2 && host[n - 1] == ']') {
+		memmove(host, host + 1, n - 2);
+		host[n - 2] = '\0';
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if (getaddrinfo(host, colon + 1, &hints, &res) != 0)
+		return -1;
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	if (len)
+		*len = (unsigned)res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
 }
 
 int

@@ -72,6 +72,14 @@ int	 parse_uint(const char *, uint64_t, uint64_t *);
 /* A decimal amount such as "12.50" or "-3": digits, one dot, a sign. */
 int	 valid_amount(const char *);
 
+/* The value of a hexadecimal digit, or -1. */
+int	 hex_value(int);
+
+struct sockaddr_storage;
+/* "127.0.0.1:8080", "[::1]:8080", "localhost:80" into an address. */
+int	 parse_hostport(const char *, struct sockaddr_storage *,
+	    unsigned *len);
+
 /* Constant-time comparison of two NUL-terminated secrets. */
 int	 secret_equal(const char *, const char *);
 

@@ -109,18 +109,6 @@ answer_free(struct answer *a)
 	a->body = a->location = NULL;
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decode s[0..n) ('+' is a space); -1 on a bad escape or NUL. */
 static int
 url_decode(const char *s, size_t n, struct buf *out)
@@ -138,8 +126,8 @@ url_decode(const char *s, size_t n, struct buf *out)
 		} else if (s[i] == '%') {
 			if (i + 2 >= n)
 				return -1;
-			if ((hi = hexval(s[i + 1])) < 0 ||
-			    (lo = hexval(s[i + 2])) < 0 || (hi | lo) == 0)
+			if ((hi = hex_value(s[i + 1])) < 0 ||
+			    (lo = hex_value(s[i + 2])) < 0 || (hi | lo) == 0)
 				return -1;
 			buf_addc(out, (char)(hi << 4 | lo));
 			i += 2;

@@ -390,18 +390,6 @@ http_answer(struct request *req, int status, const char *body)
 	http_stored(req);
 }
 
-static int
-hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * How the query string is decoded: %XX, and '+' as a space as in form
  * bodies.  A '%' that opens no escape cannot be reported from here, so
@@ -420,8 +408,8 @@ unescape(void *cls, struct MHD_Connection *conn, char *s)
 			*out++ = ' ';
 		} else if (*s != '%') {
 			*out++ = *s;
-		} else if ((hi = hex_digit(s[1])) >= 0 &&
-		    (lo = hex_digit(s[2])) >= 0) {
+		} else if ((hi = hex_value(s[1])) >= 0 &&
+		    (lo = hex_value(s[2])) >= 0) {
 			*out++ = (char)(hi << 4 | lo);
 			s += 2;
 		} else
@@ -431,43 +419,15 @@ unescape(void *cls, struct MHD_Connection *conn, char *s)
 	return (size_t)(out - start);
 }
 
-static int
-parse_listen(const char *addr, struct sockaddr_storage *ss, socklen_t *len)
-{
-	struct addrinfo hints, *res;
-	char host[256];
-	const char *colon = strrchr(addr, ':');
-	size_t n;
-
-	if (colon == NULL || (n = (size_t)(colon - addr)) >= sizeof(host))
-		return -1;
-	memcpy(host, addr, n);
-	host[n] = '\0';
-	if (host[0] == '[' && n >= 2 && host[n - 1] == ']') {
-		memmove(host, host + 1, n - 2);
-		host[n - 2] = '\0';
-	}
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	if (getaddrinfo(host, colon + 1, &hints, &res) != 0)
-		return -1;
-	memcpy(ss, res->ai_addr, res->ai_addrlen);
-	*len = res->ai_addrlen;
-	freeaddrinfo(res);
-	return 0;
-}
-
 static struct MHD_Daemon *
 start_one(struct http *h, const char *addr)
 {
 	struct sockaddr_storage ss;
-	socklen_t sslen;
+	unsigned sslen;
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD |
 	    MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 
-	if (parse_listen(addr, &ss, &sslen) == -1) {
+	if (parse_hostport(addr, &ss, &sslen) == -1) {
 		log_error("event=listen address=%s error=\"bad address\"",
 		    addr);
 		return NULL;
