@@ -203,6 +203,19 @@ unhash_flight(struct firer *f, struct flight *fl)
 		}
 }
 
+static void
+remove_flight(struct firer *f, struct flight *fl)
+{
+	struct flight **pp;
+
+	for (pp = &f->flights; *pp; pp = &(*pp)->next)
+		if (*pp == fl) {
+			*pp = fl->next;
+			break;
+		}
+	unhash_flight(f, fl);
+}
+
 static int
 taken(void *arg, const char *postback_id)
 {
@@ -415,7 +428,7 @@ land(struct firer *f)
 
 /* An attempt decided without sending: failed or cancelled. */
 static void
-land_unsent(struct firer *f, struct flight *fl, int cancelled,
+land_unsent(struct firer *f, struct flight *fl, int listed, int cancelled,
     const char *why)
 {
 	struct outcome o;
@@ -427,7 +440,8 @@ land_unsent(struct firer *f, struct flight *fl, int cancelled,
 		fl->req.url = xstrdup("");
 		fl->req.host = xstrdup("");
 	}
-	add_flight(f, fl);
+	if (!listed)
+		add_flight(f, fl);
 	land_one(f, fl, &o);
 }
 
@@ -447,7 +461,11 @@ condition_gone(struct firer *f, const struct rule *r,
 	return now != 0 && now != d->event.status;
 }
 
-/* Note the requests as on the wire, then send them. */
+/*
+ * Note the requests (already in the flight list, which the per-host cap
+ * counts) as on the wire in the store, then send them; if the store
+ * refuses, they stay scheduled for a later turn.
+ */
 static void
 send_all(struct firer *f, struct flight **go, int n)
 {
@@ -456,25 +474,25 @@ send_all(struct firer *f, struct flight **go, int n)
 
 	for (i = 0; i < n; i++)
 		ds[i] = &go[i]->d;
-	if (n == 0 || sched_flying(f->sched, ds, n, now_ms()) != STORE_OK) {
-		for (i = 0; i < n; i++)
+	if (n > 0 && sched_flying(f->sched, ds, n, now_ms()) != STORE_OK) {
+		for (i = 0; i < n; i++) {
+			remove_flight(f, go[i]);
 			flight_free(go[i]);
+		}
 		return;
 	}
 	for (i = 0; i < n; i++) {
 		if (deliver_start(f->deliverer, &go[i]->req, go[i]) == 0) {
-			add_flight(f, go[i]);
 			f->nflights++;
 			metric_add(host_gauge(go[i]->req.host), 1);
 			metric_observe_ms(metric_histogram("postline_firer_lateness_ms",
 			    "From the due time to the request.", NULL),
 			    (double)(go[i]->started_ms - go[i]->d.due_ms));
 		} else
-			land_unsent(f, go[i], 0, "could not start the request");
+			land_unsent(f, go[i], 1, 0,
+			    "could not start the request");
 	}
 }
-
-static void unlink_flights(struct firer *, struct flight **, int);
 
 static void
 take_off(struct firer *f)
@@ -504,41 +522,23 @@ take_off(struct firer *f)
 		fl->started_ms = now_ms();
 		r = rule_version_get(f->sched, fl->d.rule_version);
 		if (r == NULL) {
-			land_unsent(f, fl, 0, "rule version not found");
+			land_unsent(f, fl, 0, 0, "rule version not found");
 			continue;
 		}
 		rule_build(r, &fl->d, &fl->req);
 		if (condition_gone(f, r, &fl->d))
-			land_unsent(f, fl, 1, "status changed during the delay");
+			land_unsent(f, fl, 0, 1,
+			    "status changed during the delay");
 		else if (host_busy(f, fl->req.host) ||
 		    f->nflights + ngo >= FIRER_MAX_FLIGHTS)
 			flight_free(fl);
 		else {
-			/* Counted as on the wire now, for the per-host cap. */
-			add_flight(f, fl);
+			add_flight(f, fl);	/* counts for the cap at once */
 			go[ngo++] = fl;
 		}
 	}
-	unlink_flights(f, go, ngo);
 	send_all(f, go, ngo);
 	settle(f);
-}
-
-/* Take the flights about to be sent out of the list again. */
-static void
-unlink_flights(struct firer *f, struct flight **go, int n)
-{
-	struct flight **pp, *fl;
-	int i;
-
-	for (i = 0; i < n; i++) {
-		for (pp = &f->flights; (fl = *pp) != NULL; pp = &fl->next)
-			if (fl == go[i]) {
-				*pp = fl->next;
-				unhash_flight(f, fl);
-				break;
-			}
-	}
 }
 
 /* Once a second: the schedule's depth, and retention logs. */

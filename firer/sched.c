@@ -236,28 +236,22 @@ sched_finish(struct sched *s, struct store_txn *txn, const struct delivery *d,
 	struct delivery next;
 	int rc;
 
-	rc = log_attempt(s, txn, a);
+	if ((rc = log_attempt(s, txn, a)) != STORE_OK)
+		return rc;
+	/* Either may be gone already (a replay, an attempt never sent). */
 	sched_key(key, d->due_ms, d->postback_id);
-	if (rc == STORE_OK)
-		rc = store_del(txn, DB_SCHEDULE, key, sizeof(key));
-	if (rc == STORE_NOTFOUND)
+	rc = store_del(txn, DB_SCHEDULE, key, sizeof(key));
+	if (rc == STORE_OK || rc == STORE_NOTFOUND)
 		rc = store_del(txn, DB_INFLIGHT, d->postback_id,
 		    strlen(d->postback_id));
-	else if (rc == STORE_OK)
-		store_del(txn, DB_INFLIGHT, d->postback_id,
-		    strlen(d->postback_id));
-	if (rc == STORE_OK || rc == STORE_NOTFOUND) {
-		/* A finished delivery stays, without a schedule, for replay. */
-		next = *d;
-		next.attempt = d->attempt + 1;
-		next.due_ms = next_due_ms;
-		rc = put_record(txn, &next);
-		if (rc == STORE_OK && next_due_ms >= 0) {
-			sched_key(key, next_due_ms, d->postback_id);
-			rc = store_put(txn, DB_SCHEDULE, key, sizeof(key), "", 0);
-		}
-	}
-	return rc;
+	if (rc != STORE_OK && rc != STORE_NOTFOUND)
+		return rc;
+	next = *d;
+	next.attempt = d->attempt + 1;
+	next.due_ms = next_due_ms;
+	/* A finished delivery stays, without a schedule, for replay. */
+	return next_due_ms >= 0 ? put_scheduled(txn, &next) :
+	    put_record(txn, &next);
 }
 
 int
