@@ -1,7 +1,68 @@
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "record.h"
+
+/*
+ * The names every hit and event carries are written as one byte; any
+ * other name as 0 and the name.  Only ever append to this table: stored
+ * records refer to its positions.
+ */
+static const char *const attr_names[] = {
+	NULL, "offer_id", "publisher", "sub_id", "sub_id_2", "sub_id_3",
+	"sub_id_4", "sub_id_5", "source", "external_transaction_id",
+	"click_ip", "click_user_agent", "click_time", "event", "status",
+	"reason", "order_id", "revenue", "payout", "currency",
+	"purchase_value", "adv_sub_id", "adv_sub_id_2", "adv_sub_id_3",
+	"adv_sub_id_4", "conversion_ip", "user_agent", "user_email",
+	"device_id", "session_time", "conversion_time", "_token",
+	"transaction_id",
+};
+
+/* attr_code() looks names up in a small hash table, made once. */
+#define ATTR_SLOTS	128
+
+static uint8_t attr_slots[ATTR_SLOTS];
+static pthread_once_t attr_slots_once = PTHREAD_ONCE_INIT;
+
+static unsigned
+attr_slot(const char *name)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *name; name++)
+		h = (h ^ (unsigned char)*name) * 16777619u;
+	return h % ATTR_SLOTS;
+}
+
+static void
+attr_slots_fill(void)
+{
+	unsigned slot;
+	size_t i;
+
+	for (i = 1; i < nitems(attr_names); i++) {
+		slot = attr_slot(attr_names[i]);
+		while (attr_slots[slot] != 0)
+			slot = (slot + 1) % ATTR_SLOTS;
+		attr_slots[slot] = (uint8_t)i;
+	}
+}
+
+static uint8_t
+attr_code(const char *name)
+{
+	unsigned slot;
+
+	pthread_once(&attr_slots_once, attr_slots_fill);
+	for (slot = attr_slot(name); attr_slots[slot] != 0;
+	    slot = (slot + 1) % ATTR_SLOTS)
+		if (strcmp(attr_names[attr_slots[slot]], name) == 0)
+			return attr_slots[slot];
+	return 0;
+}
+
 
 void
 attrs_init(struct attrs *a)
@@ -17,32 +78,48 @@ attrs_free(struct attrs *a)
 	size_t i;
 
 	for (i = 0; i < a->n; i++) {
-		free(a->v[i].name);
+		if (a->v[i].code == 0)
+			free(a->v[i].name);
 		free(a->v[i].value);
 	}
 	free(a->v);
 	attrs_init(a);
 }
 
-void
-attrs_set(struct attrs *a, const char *name, const char *value)
+/*
+ * Set name (of the given code) to value, taking value; the name is taken
+ * too when it has no code, else the table's own string is used.
+ */
+static void
+attrs_take(struct attrs *a, uint8_t code, char *name, char *value)
 {
 	size_t i;
 
-	for (i = 0; i < a->n; i++) {
-		if (strcmp(a->v[i].name, name) == 0) {
+	for (i = 0; i < a->n; i++)
+		if (code ? a->v[i].code == code : a->v[i].code == 0 &&
+		    strcmp(a->v[i].name, name) == 0) {
 			free(a->v[i].value);
-			a->v[i].value = xstrdup(value);
+			a->v[i].value = value;
+			if (code == 0)
+				free(name);
 			return;
 		}
-	}
 	if (a->n == a->cap) {
 		a->cap = a->cap ? a->cap * 2 : 16;
 		a->v = xreallocarray(a->v, a->cap, sizeof(*a->v));
 	}
-	a->v[a->n].name = xstrdup(name);
-	a->v[a->n].value = xstrdup(value);
+	a->v[a->n].code = code;
+	a->v[a->n].name = code ? (char *)(uintptr_t)attr_names[code] : name;
+	a->v[a->n].value = value;
 	a->n++;
+}
+
+void
+attrs_set(struct attrs *a, const char *name, const char *value)
+{
+	uint8_t code = attr_code(name);
+
+	attrs_take(a, code, code ? NULL : xstrdup(name), xstrdup(value));
 }
 
 const char *
@@ -65,33 +142,6 @@ attrs_copy(struct attrs *dst, const struct attrs *src)
 		attrs_set(dst, src->v[i].name, src->v[i].value);
 }
 
-/*
- * The names every hit and event carries are written as one byte; any
- * other name as 0 and the name.  Only ever append to this table: stored
- * records refer to its positions.
- */
-static const char *const attr_names[] = {
-	NULL, "offer_id", "publisher", "sub_id", "sub_id_2", "sub_id_3",
-	"sub_id_4", "sub_id_5", "source", "external_transaction_id",
-	"click_ip", "click_user_agent", "click_time", "event", "status",
-	"reason", "order_id", "revenue", "payout", "currency",
-	"purchase_value", "adv_sub_id", "adv_sub_id_2", "adv_sub_id_3",
-	"adv_sub_id_4", "conversion_ip", "user_agent", "user_email",
-	"device_id", "session_time", "conversion_time", "_token",
-	"transaction_id",
-};
-
-static uint8_t
-attr_code(const char *name)
-{
-	size_t i;
-
-	for (i = 1; i < nitems(attr_names); i++)
-		if (strcmp(attr_names[i], name) == 0)
-			return (uint8_t)i;
-	return 0;
-}
-
 static void
 put_attrs(struct buf *b, const struct attrs *a)
 {
@@ -100,7 +150,7 @@ put_attrs(struct buf *b, const struct attrs *a)
 
 	wire_put_u16(b, (uint16_t)a->n);
 	for (i = 0; i < a->n; i++) {
-		code = attr_code(a->v[i].name);
+		code = a->v[i].code;
 		wire_put_u8(b, code);
 		if (code == 0)
 			wire_put_str(b, a->v[i].name);
@@ -108,20 +158,26 @@ put_attrs(struct buf *b, const struct attrs *a)
 	}
 }
 
+/* A name: its code, and when that is 0, the name itself. */
 static int
-get_attr_name(struct wire_reader *r, char **name)
+get_attr_name(struct wire_reader *r, uint8_t *code, char **name)
 {
-	uint8_t code;
-
-	if (wire_get_u8(r, &code) == -1)
+	*name = NULL;
+	if (wire_get_u8(r, code) == -1)
 		return -1;
-	if (code == 0)
-		return wire_get_str(r, RECORD_NAME_MAX, name);
-	if (code >= nitems(attr_names)) {
+	if (*code >= nitems(attr_names)) {
 		r->failed = 1;
 		return -1;
 	}
-	*name = xstrdup(attr_names[code]);
+	if (*code != 0)
+		return 0;
+	if (wire_get_str(r, RECORD_NAME_MAX, name) == -1)
+		return -1;
+	/* A name in the table, written out: as if written by its code. */
+	if ((*code = attr_code(*name)) != 0) {
+		free(*name);
+		*name = NULL;
+	}
 	return 0;
 }
 
@@ -129,6 +185,7 @@ static int
 get_attrs(struct wire_reader *r, struct attrs *a)
 {
 	uint16_t n, i;
+	uint8_t code;
 	char *name, *value;
 
 	if (wire_get_u16(r, &n) == -1)
@@ -138,15 +195,13 @@ get_attrs(struct wire_reader *r, struct attrs *a)
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
-		if (get_attr_name(r, &name) == -1)
+		if (get_attr_name(r, &code, &name) == -1)
 			return -1;
 		if (wire_get_str(r, RECORD_VALUE_MAX, &value) == -1) {
 			free(name);
 			return -1;
 		}
-		attrs_set(a, name, value);
-		free(name);
-		free(value);
+		attrs_take(a, code, name, value);
 	}
 	return 0;
 }

@@ -23,6 +23,7 @@
 struct attr {
 	char	*name;
 	char	*value;
+	uint8_t	 code;		/* its one-byte code on the wire, or 0 */
 };
 
 struct attrs {

@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -411,10 +412,9 @@ secret_equal(const char *a, const char *b)
 	return diff == 0 && lb != 0;
 }
 
-void
-random_bytes(void *p, size_t n)
+static void
+getrandom_all(unsigned char *c, size_t n)
 {
-	unsigned char *c = p;
 	ssize_t r;
 
 	while (n > 0) {
@@ -428,4 +428,44 @@ random_bytes(void *p, size_t n)
 		c += r;
 		n -= (size_t)r;
 	}
+}
+
+/*
+ * Random bytes are read from the kernel a block at a time: one system
+ * call per block, not one per id.  Each thread has its own block; a
+ * forked child forgets the one it inherited, so no two processes ever
+ * use the same bytes.
+ */
+#define RANDOM_BLOCK	512
+
+static _Thread_local unsigned char random_block[RANDOM_BLOCK];
+static _Thread_local size_t random_left;
+static pthread_once_t random_once = PTHREAD_ONCE_INIT;
+
+static void
+random_forget(void)
+{
+	random_left = 0;
+}
+
+static void
+random_setup(void)
+{
+	pthread_atfork(NULL, NULL, random_forget);
+}
+
+void
+random_bytes(void *p, size_t n)
+{
+	pthread_once(&random_once, random_setup);
+	if (n > RANDOM_BLOCK / 4) {
+		getrandom_all(p, n);
+		return;
+	}
+	if (random_left < n) {
+		getrandom_all(random_block, sizeof(random_block));
+		random_left = sizeof(random_block);
+	}
+	memcpy(p, random_block + sizeof(random_block) - random_left, n);
+	random_left -= n;
 }

@@ -31,7 +31,7 @@ struct deliverer {
 	CURLM		*multi;
 	int		 running;
 	struct transfer	*transfers;	/* those in the multi handle */
-	CURL		*spare[SPARE_MAX];	/* easy handles to use again */
+	struct transfer	*spare[SPARE_MAX];	/* to use again */
 	int		 nspare;
 };
 
@@ -49,18 +49,28 @@ deliver_new(void)
 	return d;
 }
 
-/* An easy handle is kept for the next transfer: its buffers stay. */
+static void
+transfer_destroy(struct transfer *t)
+{
+	curl_easy_cleanup(t->easy);
+	free(t);
+}
+
+/*
+ * A transfer and its easy handle are kept for the next request: the
+ * handle's buffers and its options that never change stay.
+ */
 static void
 transfer_free(struct deliverer *d, struct transfer *t)
 {
-	if (d->nspare < SPARE_MAX) {
-		curl_easy_reset(t->easy);
-		d->spare[d->nspare++] = t->easy;
-	} else
-		curl_easy_cleanup(t->easy);
 	curl_slist_free_all(t->headers);
+	t->headers = NULL;
 	free(t->body);
-	free(t);
+	t->body = NULL;
+	if (d->nspare < SPARE_MAX)
+		d->spare[d->nspare++] = t;
+	else
+		transfer_destroy(t);
 }
 
 static void
@@ -88,7 +98,7 @@ deliver_free(struct deliverer *d)
 		transfer_free(d, t);
 	}
 	while (d->nspare > 0)
-		curl_easy_cleanup(d->spare[--d->nspare]);
+		transfer_destroy(d->spare[--d->nspare]);
 	curl_multi_cleanup(d->multi);
 	curl_global_cleanup();
 	free(d);
@@ -111,25 +121,43 @@ on_data(char *data, size_t size, size_t n, void *arg)
 	return len;
 }
 
+/* The options every request has, set once for each easy handle. */
+static struct transfer *
+transfer_new(void)
+{
+	struct transfer *t = xcalloc(1, sizeof(*t));
+	CURL *e;
+
+	if ((e = t->easy = curl_easy_init()) == NULL) {
+		free(t);
+		return NULL;
+	}
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "postline-firer/" "0.1");
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->error);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+	return t;
+}
+
+/* The options of this request; all of them, so none is left over. */
 static void
 set_options(struct transfer *t, const struct request *req)
 {
 	CURL *e = t->easy;
 	size_t i;
 
+	t->kept = 0;
+	t->snippet[0] = '\0';
+	t->error[0] = '\0';
 	curl_easy_setopt(e, CURLOPT_URL, req->url);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)req->timeout_ms);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
 	    (long)(req->timeout_ms < 5000 ? req->timeout_ms : 5000));
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "postline-firer/" "0.1");
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->error);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, t);
 	for (i = 0; i < req->nheaders; i++)
 		t->headers = curl_slist_append(t->headers, req->headers[i]);
 	/* No "Expect: 100-continue" round trip before a body. */
@@ -140,21 +168,21 @@ set_options(struct transfer *t, const struct request *req)
 		if (req->body.len)
 			memcpy(t->body, req->body.data, req->body.len);
 		t->body[req->body.len] = '\0';
-		curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->body);
 		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)req->body.len);
-	}
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->body);
+	} else
+		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
 }
 
 int
 deliver_start(struct deliverer *d, const struct request *req, void *cookie)
 {
-	struct transfer *t = xcalloc(1, sizeof(*t));
+	struct transfer *t = d->nspare > 0 ? d->spare[--d->nspare] :
+	    transfer_new();
 
-	t->easy = d->nspare > 0 ? d->spare[--d->nspare] : curl_easy_init();
-	if (t->easy == NULL) {
-		free(t);
+	if (t == NULL)
 		return -1;
-	}
+	t->prev = t->next = NULL;
 	t->cookie = cookie;
 	set_options(t, req);
 	if (curl_multi_add_handle(d->multi, t->easy) != CURLM_OK) {

@@ -55,8 +55,11 @@ int	rule_version_put(struct sched *, struct store_txn *,
 const struct rule *rule_version_get(struct sched *, const char *id);
 void	rule_versions_free(void);
 
-/* The host a rule's requests go to (fixed: no macro in the host). */
+/* The host a rule's requests go to (fixed: no macro in the host), and
+ * its hash (never 0). */
 char	*rule_host(const struct rule *);
+uint64_t rule_host_hash(const struct rule *);
+uint64_t host_hash(const char *host);
 /* The delay before attempt n (from 1), or -1 when there is none. */
 int64_t	rule_retry_delay(const struct rule *, uint32_t attempt);
 
@@ -67,11 +70,20 @@ struct store	*sched_store(struct sched *);
 /* In the caller's write transaction: a new delivery of ev by rule. */
 int		 sched_add(struct sched *, struct store_txn *,
 		    const struct rule *, const struct event *);
-/* Due deliveries (due_ms <= now), oldest first, at most max, but for
- * those taken() or skip() leave for later (skip() < 0: stop looking). */
-int		 sched_due(struct sched *, int64_t now, struct delivery *,
-		    int max, int (*taken)(void *, const char *postback_id),
-		    int (*skip)(void *, const struct delivery *), void *);
+/*
+ * Due deliveries (due_ms <= now), oldest first: look() sees each one's
+ * id and host hash (0: unknown) and says whether to read it; take() gets
+ * those read, and keeps them (SCHED_TAKE) or not.  Either may say
+ * SCHED_STOP.  Returns how many were taken.
+ */
+enum { SCHED_TAKE, SCHED_SKIP, SCHED_STOP };
+struct sched_scan {
+	int	(*look)(void *, const char *postback_id, uint64_t host_hash);
+	int	(*take)(void *, struct delivery *);
+	void	*arg;
+};
+int		 sched_due(struct sched *, int64_t now,
+		    const struct sched_scan *);
 int		 sched_put_rule(struct sched *, struct store_txn *,
 		    const char *id, const void *, size_t);
 int		 sched_get_rule(struct sched *, const char *id, struct buf *);
@@ -79,9 +91,10 @@ int		 sched_get_rule(struct sched *, const char *id, struct buf *);
 int		 sched_set_state(struct sched *, struct store_txn *,
 		    const struct event *);
 int		 sched_state(struct sched *, const struct event *);
-/* Note requests as on the wire; at start, log leftovers interrupted. */
-int		 sched_flying(struct sched *, struct delivery **, int,
-		    int64_t now);
+/* Note requests as on the wire (in the caller's write transaction); at
+ * start, log leftovers interrupted. */
+int		 sched_flying(struct sched *, struct store_txn *,
+		    struct delivery **, int, int64_t now);
 int		 sched_recover(struct sched *);
 /* firer -R: schedule a known delivery again at now. */
 int		 sched_replay(struct store_txn *, const char *postback_id,
@@ -92,7 +105,7 @@ int		 sched_prune(struct sched *, int64_t before);
 /* One attempt ended: log it, then drop or reschedule the delivery. */
 int		 sched_finish(struct sched *, struct store_txn *,
 		    const struct delivery *, struct attempt *,
-		    int64_t next_due_ms);
+		    int64_t next_due_ms, uint64_t host_hash);
 
 /* replay.c: firer -R; 0 when every id read was queued. */
 int		 replay(const struct conf *);

@@ -19,8 +19,11 @@
 #define FIRER_DRAIN_MS		5000
 #define FIRER_BATCH		128	/* deliveries taken off at a time */
 #define FIRER_SCAN_MS		50	/* look at the schedule at least this often */
+#define FIRER_FRESH_MS		2	/* and this soon after new events */
 #define FIRER_BUSY_RUN		256	/* then stop looking for now */
 #define FIRER_ID_BUCKETS	512
+#define FIRER_HOST_BUCKETS	64
+#define FIRER_READY_MAX		4096	/* due deliveries read ahead, in all */
 
 static const char usage[] = "[-dnv] [-f file] [-s instance]\n"
     "       firer -R [-v] [-f file] < postback-ids\n"
@@ -85,13 +88,31 @@ one_shot(struct daemon *d, int argc, char **argv, int first, int dry_run)
  */
 struct flight {
 	struct delivery	 d;
+	struct host	*host;		/* NULL when its rule is unknown */
 	struct request	 req;
 	int64_t		 started_ms;
 	int		 landed;
 	struct outcome	 outcome;
 	int		 result;	/* once decided */
 	struct flight	*hnext;		/* in its by_id bucket */
-	struct flight	*next;
+	struct flight	*next;		/* in f->flights or its host's queue */
+};
+
+/*
+ * A host postbacks go to: its requests on the wire, and the due
+ * deliveries read ahead for it, waiting for one of its slots.  Reading
+ * ahead a few per host lets a slot that frees be filled at once, without
+ * a look at the schedule each time.
+ */
+struct host {
+	uint64_t	 hash;		/* host_hash() of its name */
+	struct metric	*gauge;		/* requests in flight */
+	int		 flying;	/* on the wire, not landed */
+	int		 nready;
+	struct flight	*ready;		/* read ahead, oldest first */
+	struct flight	**ready_tail;
+	struct host	*hnext;		/* in its bucket */
+	struct host	*next;		/* in f->hosts */
 };
 
 struct firer {
@@ -102,8 +123,13 @@ struct firer {
 	int			 nflights;	/* on the wire */
 	int			 nlanded;	/* back, not yet logged */
 	struct flight		*by_id[FIRER_ID_BUCKETS];	/* flights by id */
-	int			 rescan;	/* something changed: look again */
+	struct host		*hosts;
+	struct host		*by_hash[FIRER_HOST_BUCKETS];
+	int			 nready;	/* read ahead, in all hosts */
+	int			 rescan;	/* a host wants more: look again */
+	int			 fresh;		/* new events since the last look */
 	int			 busy_run;	/* deliveries in a row for busy hosts */
+	int64_t			 last_scan_ms;
 	int64_t			 next_scan_ms;
 	int64_t			 retry_log_ms;	/* when to try logging again */
 };
@@ -138,7 +164,7 @@ event_apply(void *arg, struct store_txn *txn, void *p, struct verdict *v,
 
 	(void)v;
 	*durable = 1;
-	f->rescan = 1;
+	f->fresh = 1;
 	if (sched_set_state(f->sched, txn, ev) != STORE_OK)
 		return -1;
 	for (i = 0; i < conf->nrules; i++)
@@ -153,22 +179,54 @@ static const struct inbox_ops event_ops = {
 	event_decode, event_apply, 16
 };
 
+/* Read ahead at most this many deliveries of one host. */
 static int
-host_busy(struct firer *f, const char *host)
+ready_per_host(const struct firer *f)
 {
-	struct flight *fl;
-	uint32_t n = 0;
+	int n = 2 * (int)f->daemon->conf->max_per_host;
 
-	for (fl = f->flights; fl; fl = fl->next)
-		if (!fl->landed && strcmp(fl->req.host, host) == 0)
-			n++;
-	return n >= f->daemon->conf->max_per_host;
+	return n < 16 ? 16 : n > 512 ? 512 : n;
 }
 
-/*
- * Which due deliveries to leave for later: those already taken, and
- * those for a host at its limit, so they hold up no other host.
- */
+static struct host *
+host_find(struct firer *f, uint64_t hash)
+{
+	struct host *h;
+
+	for (h = f->by_hash[hash % FIRER_HOST_BUCKETS]; h; h = h->hnext)
+		if (h->hash == hash)
+			return h;
+	return NULL;
+}
+
+static struct host *
+host_get(struct firer *f, const char *name)
+{
+	uint64_t hash = host_hash(name);
+	struct host *h = host_find(f, hash);
+	char labels[300];
+
+	if (h != NULL)
+		return h;
+	h = xcalloc(1, sizeof(*h));
+	h->hash = hash;
+	snprintf(labels, sizeof(labels), "host=\"%.256s\"", name);
+	h->gauge = metric_gauge("postline_firer_in_flight",
+	    "Requests on the wire, by host.", labels);
+	h->ready_tail = &h->ready;
+	h->hnext = f->by_hash[hash % FIRER_HOST_BUCKETS];
+	f->by_hash[hash % FIRER_HOST_BUCKETS] = h;
+	h->next = f->hosts;
+	f->hosts = h;
+	return h;
+}
+
+static int
+host_full(const struct firer *f, const struct host *h)
+{
+	return h->flying >= (int)f->daemon->conf->max_per_host;
+}
+
 static unsigned
 id_bucket(const char *postback_id)
 {
@@ -179,14 +237,12 @@ id_bucket(const char *postback_id)
 	return (unsigned)(h % FIRER_ID_BUCKETS);
 }
 
-/* Every flight is in the list and, by its id, in by_id. */
+/* Flights read ahead or on the wire are found by id. */
 static void
-add_flight(struct firer *f, struct flight *fl)
+hash_flight(struct firer *f, struct flight *fl)
 {
 	unsigned b = id_bucket(fl->d.postback_id);
 
-	fl->next = f->flights;
-	f->flights = fl;
 	fl->hnext = f->by_id[b];
 	f->by_id[b] = fl;
 }
@@ -203,6 +259,16 @@ unhash_flight(struct firer *f, struct flight *fl)
 		}
 }
 
+/* On the wire (or about to be): counts for its host's cap at once. */
+static void
+add_flight(struct firer *f, struct flight *fl)
+{
+	fl->next = f->flights;
+	f->flights = fl;
+	if (fl->host)
+		fl->host->flying++;
+}
+
 static void
 remove_flight(struct firer *f, struct flight *fl)
 {
@@ -213,13 +279,14 @@ remove_flight(struct firer *f, struct flight *fl)
 			*pp = fl->next;
 			break;
 		}
+	if (fl->host && !fl->landed)
+		fl->host->flying--;
 	unhash_flight(f, fl);
 }
 
 static int
-taken(void *arg, const char *postback_id)
+taken(struct firer *f, const char *postback_id)
 {
-	struct firer *f = arg;
 	struct flight *fl;
 
 	for (fl = f->by_id[id_bucket(postback_id)]; fl; fl = fl->hnext)
@@ -229,28 +296,90 @@ taken(void *arg, const char *postback_id)
 }
 
 /*
- * A delivery for a host at its cap waits.  After a long run of those,
- * stop looking: the rest of the schedule is most likely the same hosts,
- * and reading it on every turn of the loop would cost more than it gives.
+ * A delivery for a host with enough read ahead waits in the schedule.
+ * After a long run of those, stop looking: the rest of the schedule is
+ * most likely the same hosts.
  */
 static int
-not_now(void *arg, const struct delivery *d)
+busy(struct firer *f)
+{
+	return ++f->busy_run >= FIRER_BUSY_RUN ? SCHED_STOP : SCHED_SKIP;
+}
+
+static int
+scan_look(void *arg, const char *postback_id, uint64_t hash)
 {
 	struct firer *f = arg;
-	const struct rule *r;
-	char *host;
-	int busy;
+	struct host *h;
 
-	if ((r = rule_version_get(f->sched, d->rule_version)) == NULL)
-		return 0;
-	host = rule_host(r);
-	busy = host_busy(f, host);
-	free(host);
-	if (!busy) {
-		f->busy_run = 0;
-		return 0;
+	if (f->nready >= FIRER_READY_MAX)
+		return SCHED_STOP;
+	if (taken(f, postback_id))
+		return SCHED_SKIP;	/* on its way already */
+	if (hash != 0 && (h = host_find(f, hash)) != NULL &&
+	    h->nready >= ready_per_host(f))
+		return busy(f);
+	return SCHED_TAKE;
+}
+
+static void land_unsent(struct firer *, struct flight *, int, int,
+    const char *);
+
+static int
+scan_take(void *arg, struct delivery *d)
+{
+	struct firer *f = arg;
+	const struct rule *r = rule_version_get(f->sched, d->rule_version);
+	struct flight *fl;
+	struct host *h = NULL;
+	char *name;
+
+	if (r != NULL) {
+		name = rule_host(r);
+		h = host_get(f, name);
+		free(name);
+		if (h->nready >= ready_per_host(f))
+			return busy(f);
 	}
-	return ++f->busy_run >= FIRER_BUSY_RUN ? -1 : 1;
+	f->busy_run = 0;
+	fl = xcalloc(1, sizeof(*fl));
+	fl->d = *d;
+	hash_flight(f, fl);
+	if (h == NULL) {
+		fl->started_ms = now_ms();
+		land_unsent(f, fl, 0, 0, "rule version not found");
+		return SCHED_TAKE;
+	}
+	fl->host = h;
+	*h->ready_tail = fl;
+	h->ready_tail = &fl->next;
+	h->nready++;
+	f->nready++;
+	return SCHED_TAKE;
+}
+
+static struct flight *
+ready_pop(struct firer *f, struct host *h)
+{
+	struct flight *fl = h->ready;
+
+	if ((h->ready = fl->next) == NULL)
+		h->ready_tail = &h->ready;
+	fl->next = NULL;
+	h->nready--;
+	f->nready--;
+	return fl;
+}
+
+static struct metric *
+lateness_histogram(void)
+{
+	static struct metric *m;
+
+	if (m == NULL)
+		m = metric_histogram("postline_firer_lateness_ms",
+		    "From the due time to the request.", NULL);
+	return m;
 }
 
 static void
@@ -268,16 +397,6 @@ fill_attempt(struct attempt *a, struct flight *fl)
 	a->publisher = (char *)(uintptr_t)attrs_get(ev, "publisher");
 	a->txid = fl->d.event.txid;
 	a->url = fl->req.url;
-}
-
-static struct metric *
-host_gauge(const char *host)
-{
-	char labels[300];
-
-	snprintf(labels, sizeof(labels), "host=\"%.256s\"", host);
-	return metric_gauge("postline_firer_in_flight",
-	    "Requests on the wire, by host.", labels);
 }
 
 static void
@@ -330,7 +449,8 @@ finish(struct firer *f, struct store_txn *txn, struct flight *fl,
 		    o->retry_after_ms : delay);
 	} else
 		a.result = ATTEMPT_FAILED;
-	if (sched_finish(f->sched, txn, &fl->d, &a, next) != STORE_OK)
+	if (sched_finish(f->sched, txn, &fl->d, &a, next,
+	    fl->host ? fl->host->hash : 0) != STORE_OK)
 		return -1;
 	fl->result = a.result;
 	return 0;
@@ -340,7 +460,7 @@ static void
 report(const struct flight *fl)
 {
 	count_attempt(fl, fl->result, fl->outcome.latency_ms);
-	log_info("event=attempt postback_id=%s attempt=%u result=%s "
+	(fl->result == ATTEMPT_OK ? log_debug : log_info)("event=attempt postback_id=%s attempt=%u result=%s "
 	    "http_status=%d transaction_id=%s rule=%s", fl->d.postback_id,
 	    fl->d.attempt, attempt_result_name(fl->result),
 	    fl->outcome.http_status, fl->d.event.txid, fl->d.rule);
@@ -363,48 +483,11 @@ settle_failed(struct firer *f)
 	f->retry_log_ms = mono_ms() + 1000;
 }
 
-/*
- * Log the attempts that came back, all in one transaction; if the store
- * refuses, keep the outcomes (never send those requests again).
- */
-static void
-settle(struct firer *f)
-{
-	struct flight **pp = &f->flights, *fl;
-	struct store_txn *txn;
-
-	if (f->nlanded == 0 || mono_ms() < f->retry_log_ms)
-		return;
-	if (store_begin(sched_store(f->sched), 1, &txn) != STORE_OK) {
-		settle_failed(f);
-		return;
-	}
-	for (fl = f->flights; fl; fl = fl->next)
-		if (fl->landed && finish(f, txn, fl, &fl->outcome) == -1) {
-			store_abort(txn);
-			settle_failed(f);
-			return;
-		}
-	if (store_commit(txn, 0) != STORE_OK) {
-		settle_failed(f);
-		return;
-	}
-	while ((fl = *pp) != NULL) {
-		if (!fl->landed) {
-			pp = &fl->next;
-			continue;
-		}
-		report(fl);
-		*pp = fl->next;
-		unhash_flight(f, fl);
-		f->nlanded--;
-		flight_free(fl);
-	}
-}
-
 static void
 land_one(struct firer *f, struct flight *fl, const struct outcome *o)
 {
+	if (fl->host)
+		fl->host->flying--;
 	fl->landed = 1;
 	fl->outcome = *o;
 	f->nlanded++;
@@ -419,11 +502,11 @@ land(struct firer *f)
 	while (deliver_done(f->deliverer, &o)) {
 		fl = o.cookie;		/* the flight that started it */
 		f->nflights--;
-		f->rescan = 1;
-		metric_add(host_gauge(fl->req.host), -1);
+		metric_add(fl->host->gauge, -1);
+		if (fl->host->nready < ready_per_host(f) / 2)
+			f->rescan = 1;
 		land_one(f, fl, &o);
 	}
-	settle(f);
 }
 
 /* An attempt decided without sending: failed or cancelled. */
@@ -461,32 +544,17 @@ condition_gone(struct firer *f, const struct rule *r,
 	return now != 0 && now != d->event.status;
 }
 
-/*
- * Note the requests (already in the flight list, which the per-host cap
- * counts) as on the wire in the store, then send them; if the store
- * refuses, they stay scheduled for a later turn.
- */
+/* Send requests already noted as on the wire. */
 static void
 send_all(struct firer *f, struct flight **go, int n)
 {
-	struct delivery *ds[FIRER_BATCH];
 	int i;
 
-	for (i = 0; i < n; i++)
-		ds[i] = &go[i]->d;
-	if (n > 0 && sched_flying(f->sched, ds, n, now_ms()) != STORE_OK) {
-		for (i = 0; i < n; i++) {
-			remove_flight(f, go[i]);
-			flight_free(go[i]);
-		}
-		return;
-	}
 	for (i = 0; i < n; i++) {
 		if (deliver_start(f->deliverer, &go[i]->req, go[i]) == 0) {
 			f->nflights++;
-			metric_add(host_gauge(go[i]->req.host), 1);
-			metric_observe_ms(metric_histogram("postline_firer_lateness_ms",
-			    "From the due time to the request.", NULL),
+			metric_add(go[i]->host->gauge, 1);
+			metric_observe_ms(lateness_histogram(),
 			    (double)(go[i]->started_ms - go[i]->d.due_ms));
 		} else
 			land_unsent(f, go[i], 1, 0,
@@ -494,51 +562,114 @@ send_all(struct firer *f, struct flight **go, int n)
 	}
 }
 
+/*
+ * One write transaction a turn of the loop: log the attempts that came
+ * back, and note the requests about to go as on the wire.  Then send
+ * those.  If the store refuses, keep the outcomes (never send those
+ * requests again) and leave the new requests scheduled.
+ */
 static void
-take_off(struct firer *f)
+commit_turn(struct firer *f, struct flight **go, int ngo)
 {
-	struct delivery due[FIRER_BATCH];
-	struct flight *fl, *go[FIRER_BATCH];
-	const struct rule *r;
-	int n, i, ngo = 0;
+	struct flight **pp = &f->flights, *fl;
+	struct delivery *ds[FIRER_BATCH];
+	struct store_txn *txn;
+	int i;
 
-	/* While the store refuses attempts, start nothing new. */
-	if (f->nflights >= FIRER_MAX_FLIGHTS || f->nlanded > 0)
+	if ((f->nlanded == 0 || mono_ms() < f->retry_log_ms) && ngo == 0)
 		return;
-	/*
-	 * Scanning the schedule costs; do it when a slot has freed, events
-	 * came, or time has moved on, not on every turn of the loop.
-	 */
-	if (!f->rescan && mono_ms() < f->next_scan_ms)
-		return;
-	f->rescan = 0;
-	f->busy_run = 0;
-	f->next_scan_ms = mono_ms() + FIRER_SCAN_MS;
-	n = sched_due(f->sched, now_ms(), due, (int)nitems(due), taken,
-	    not_now, f);
-	for (i = 0; i < n; i++) {
-		fl = xcalloc(1, sizeof(*fl));
-		fl->d = due[i];
-		fl->started_ms = now_ms();
-		r = rule_version_get(f->sched, fl->d.rule_version);
-		if (r == NULL) {
-			land_unsent(f, fl, 0, 0, "rule version not found");
+	for (i = 0; i < ngo; i++)
+		ds[i] = &go[i]->d;
+	if (store_begin(sched_store(f->sched), 1, &txn) != STORE_OK)
+		goto refused;
+	for (fl = f->flights; fl; fl = fl->next)
+		if (fl->landed && finish(f, txn, fl, &fl->outcome) == -1)
+			goto abort;
+	if (sched_flying(f->sched, txn, ds, ngo, now_ms()) != STORE_OK)
+		goto abort;
+	if (store_commit(txn, 0) != STORE_OK)
+		goto refused;
+	while ((fl = *pp) != NULL) {
+		if (!fl->landed) {
+			pp = &fl->next;
 			continue;
 		}
-		rule_build(r, &fl->d, &fl->req);
-		if (condition_gone(f, r, &fl->d))
-			land_unsent(f, fl, 0, 1,
-			    "status changed during the delay");
-		else if (host_busy(f, fl->req.host) ||
-		    f->nflights + ngo >= FIRER_MAX_FLIGHTS)
-			flight_free(fl);
-		else {
-			add_flight(f, fl);	/* counts for the cap at once */
-			go[ngo++] = fl;
-		}
+		report(fl);
+		*pp = fl->next;
+		unhash_flight(f, fl);
+		f->nlanded--;
+		flight_free(fl);
 	}
 	send_all(f, go, ngo);
-	settle(f);
+	return;
+abort:
+	store_abort(txn);
+refused:
+	settle_failed(f);
+	for (i = 0; i < ngo; i++) {
+		remove_flight(f, go[i]);
+		flight_free(go[i]);
+	}
+}
+
+/*
+ * Read due deliveries ahead when a host wants more, new events came, or
+ * time has moved on (delays ending), not on every turn of the loop.
+ */
+static void
+read_ahead(struct firer *f)
+{
+	const struct sched_scan scan = { scan_look, scan_take, f };
+	int64_t now = mono_ms();
+
+	if (!f->rescan && now < f->next_scan_ms &&
+	    (!f->fresh || now < f->last_scan_ms + FIRER_FRESH_MS))
+		return;
+	f->rescan = f->fresh = 0;
+	f->busy_run = 0;
+	f->last_scan_ms = now;
+	f->next_scan_ms = now + FIRER_SCAN_MS;
+	sched_due(f->sched, now_ms(), &scan);
+}
+
+/*
+ * Pick what was read ahead, as far as each host's slots allow, and make
+ * its requests; commit_turn() sends them.
+ */
+static int
+take_off(struct firer *f, struct flight **go)
+{
+	struct flight *fl;
+	const struct rule *r;
+	struct host *h;
+	int ngo = 0;
+
+	/* While the store refuses attempts, start nothing new. */
+	if (mono_ms() < f->retry_log_ms)
+		return 0;
+	read_ahead(f);
+	for (h = f->hosts; h; h = h->next)
+		while (h->ready != NULL && !host_full(f, h) &&
+		    f->nflights + ngo < FIRER_MAX_FLIGHTS &&
+		    ngo < FIRER_BATCH) {
+			fl = ready_pop(f, h);
+			fl->started_ms = now_ms();
+			r = rule_version_get(f->sched, fl->d.rule_version);
+			if (r == NULL) {
+				land_unsent(f, fl, 0, 0,
+				    "rule version not found");
+				continue;
+			}
+			rule_build(r, &fl->d, &fl->req);
+			if (condition_gone(f, r, &fl->d))
+				land_unsent(f, fl, 0, 1,
+				    "status changed during the delay");
+			else {
+				add_flight(f, fl);
+				go[ngo++] = fl;
+			}
+		}
+	return ngo;
 }
 
 /* Once a second: the schedule's depth, and retention logs. */
@@ -555,6 +686,7 @@ chores(struct firer *f)
 static void
 run(struct firer *f, struct bus_sock *router)
 {
+	struct flight *go[FIRER_BATCH];
 	int fd = bus_fd(router);
 	int64_t deadline, next_chores = 0;
 
@@ -572,28 +704,38 @@ run(struct firer *f, struct bus_sock *router)
 		inbox_serve(sched_store(f->sched), DB_SENDERS, DB_DEAD, router,
 		    f->daemon->sender_id, &event_ops, f, NULL);
 		land(f);
-		take_off(f);
+		commit_turn(f, go, take_off(f, go));
 	}
 	/* Drain: let requests on the wire finish; the rest stay scheduled. */
 	deadline = mono_ms() + FIRER_DRAIN_MS;
 	while (f->nflights > 0 && mono_ms() < deadline) {
 		deliver_wait(f->deliverer, -1, 50);
 		land(f);
+		commit_turn(f, NULL, 0);
 	}
 	f->retry_log_ms = 0;
-	settle(f);
+	commit_turn(f, NULL, 0);
 }
 
-/* What is still on the wire stays scheduled: it goes again next time. */
+/*
+ * What is still on the wire or read ahead stays scheduled: it goes again
+ * next time.
+ */
 static void
 free_flights(struct firer *f)
 {
 	struct flight *fl;
+	struct host *h;
 
 	while ((fl = f->flights) != NULL) {
 		f->flights = fl->next;
-		unhash_flight(f, fl);
 		flight_free(fl);
+	}
+	while ((h = f->hosts) != NULL) {
+		f->hosts = h->next;
+		while (h->ready != NULL)
+			flight_free(ready_pop(f, h));
+		free(h);
 	}
 }
 

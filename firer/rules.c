@@ -101,6 +101,26 @@ rule_host(const struct rule *r)
 	return url_host(tmpl_source(r->url));
 }
 
+uint64_t
+host_hash(const char *host)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *host; host++)
+		h = (h ^ (unsigned char)*host) * 0x100000001b3ULL;
+	return h ? h : 1;
+}
+
+uint64_t
+rule_host_hash(const struct rule *r)
+{
+	char *host = rule_host(r);
+	uint64_t h = host_hash(host);
+
+	free(host);
+	return h;
+}
+
 static int
 has_content_type(const struct rule *r)
 {

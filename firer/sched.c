@@ -113,16 +113,23 @@ put_record(struct store_txn *txn, const struct delivery *d)
 	return rc;
 }
 
+/*
+ * The schedule's value is the hash of the delivery's host (8 bytes), so a
+ * scan can pass over deliveries for a busy host without reading them; an
+ * empty value or 0 means "unknown" (older entries, replays).
+ */
 static int
-put_scheduled(struct store_txn *txn, const struct delivery *d)
+put_scheduled(struct store_txn *txn, const struct delivery *d,
+    uint64_t host_hash)
 {
-	unsigned char key[SCHED_KEY_LEN];
+	unsigned char key[SCHED_KEY_LEN], val[8];
 	int rc;
 
 	if ((rc = put_record(txn, d)) != STORE_OK)
 		return rc;
 	sched_key(key, d->due_ms, d->postback_id);
-	return store_put(txn, DB_SCHEDULE, key, sizeof(key), "", 0);
+	wire_be64_put(val, host_hash);
+	return store_put(txn, DB_SCHEDULE, key, sizeof(key), val, sizeof(val));
 }
 
 int
@@ -141,60 +148,60 @@ sched_add(struct sched *s, struct store_txn *txn, const struct rule *r,
 	d.event = *ev;
 	if ((rc = rule_version_put(s, txn, r, d.rule_version)) != STORE_OK)
 		return rc;
-	rc = put_scheduled(txn, &d);
+	rc = put_scheduled(txn, &d, rule_host_hash(r));
 	if (rc == STORE_OK)
-		log_info("event=scheduled postback_id=%s rule=%s "
+		log_debug("event=scheduled postback_id=%s rule=%s "
 		    "transaction_id=%s", d.postback_id, r->name, ev->txid);
 	return rc;
 }
 
 int
-sched_due(struct sched *s, int64_t now, struct delivery *out, int max,
-    int (*taken)(void *, const char *),
-    int (*skip)(void *, const struct delivery *), void *arg)
+sched_due(struct sched *s, int64_t now, const struct sched_scan *scan)
 {
 	struct store_txn *txn;
 	struct store_cursor *c = NULL;
 	struct store_val k, v;
 	char pid[RECORD_ID_MAX + 1];
 	struct wire_reader r;
-	int n = 0, scanned = 0, rc;
+	struct delivery d;
+	int n = 0, scanned = 0, rc, look;
 
 	if (store_begin(s->store, 0, &txn) != STORE_OK)
 		return 0;
 	if (store_cursor_open(txn, DB_SCHEDULE, &c) != STORE_OK)
 		goto done;
 	/* Bounded, so a long line for a busy host costs little per call. */
-	for (rc = store_cursor_seek(c, NULL, 0, &k, NULL);
-	    rc == STORE_OK && n < max && scanned++ < SCHED_SCAN_MAX;
-	    rc = store_cursor_next(c, &k, NULL)) {
+	for (rc = store_cursor_seek(c, NULL, 0, &k, &v);
+	    rc == STORE_OK && scanned++ < SCHED_SCAN_MAX;
+	    rc = store_cursor_next(c, &k, &v)) {
 		if (k.len != SCHED_KEY_LEN ||
 		    (int64_t)wire_be64_get(k.data) > now)
 			break;
 		memcpy(pid, (const char *)k.data + 8, RECORD_ID_MAX);
 		pid[RECORD_ID_MAX] = '\0';
-		if (taken(arg, pid))
-			continue;	/* on the wire: no need to decode it */
-		if (store_get(txn, DB_DELIVERIES, pid, strlen(pid), &v) !=
+		look = scan->look(scan->arg, pid, v.len == 8 ?
+		    wire_be64_get(v.data) : 0);
+		if (look == SCHED_STOP)
+			break;
+		if (look == SCHED_SKIP ||
+		    store_get(txn, DB_DELIVERIES, pid, strlen(pid), &v) !=
 		    STORE_OK)
 			continue;
-		delivery_init(&out[n]);
+		delivery_init(&d);
 		wire_reader_init(&r, v.data, v.len);
-		if (record_get_delivery(&r, &out[n]) == -1 ||
-		    wire_done(&r) == -1) {
+		if (record_get_delivery(&r, &d) == -1 || wire_done(&r) == -1) {
 			log_error("event=corrupt_record db=deliveries "
 			    "postback_id=%s", pid);
-			delivery_free(&out[n]);
+			delivery_free(&d);
 			continue;
 		}
-		if ((rc = skip(arg, &out[n])) != 0) {
-			delivery_free(&out[n]);
-			if (rc < 0)
-				break;		/* nothing more can start now */
-			rc = STORE_OK;
-			continue;
-		}
-		n++;
+		look = scan->take(scan->arg, &d);
+		if (look != SCHED_TAKE)
+			delivery_free(&d);
+		else
+			n++;
+		if (look == SCHED_STOP)
+			break;
 	}
 done:
 	store_cursor_close(c);
@@ -230,7 +237,7 @@ log_attempt(struct sched *s, struct store_txn *txn, const struct attempt *a)
 
 int
 sched_finish(struct sched *s, struct store_txn *txn, const struct delivery *d,
-    struct attempt *a, int64_t next_due_ms)
+    struct attempt *a, int64_t next_due_ms, uint64_t host_hash)
 {
 	unsigned char key[SCHED_KEY_LEN];
 	struct delivery next;
@@ -250,7 +257,7 @@ sched_finish(struct sched *s, struct store_txn *txn, const struct delivery *d,
 	next.attempt = d->attempt + 1;
 	next.due_ms = next_due_ms;
 	/* A finished delivery stays, without a schedule, for replay. */
-	return next_due_ms >= 0 ? put_scheduled(txn, &next) :
+	return next_due_ms >= 0 ? put_scheduled(txn, &next, host_hash) :
 	    put_record(txn, &next);
 }
 
@@ -336,14 +343,13 @@ sched_state(struct sched *s, const struct event *ev)
  * "interrupted" and sends them again.
  */
 int
-sched_flying(struct sched *s, struct delivery **ds, int n, int64_t now)
+sched_flying(struct sched *s, struct store_txn *txn, struct delivery **ds,
+    int n, int64_t now)
 {
-	struct store_txn *txn;
 	unsigned char v[13];
-	int i, rc;
+	int i, rc = STORE_OK;
 
-	if ((rc = store_begin(s->store, 1, &txn)) != STORE_OK)
-		return rc;
+	(void)s;
 	for (i = 0; i < n && rc == STORE_OK; i++) {
 		v[0] = RECORD_VERSION;
 		v[1] = (unsigned char)(ds[i]->attempt >> 24);
@@ -354,11 +360,7 @@ sched_flying(struct sched *s, struct delivery **ds, int n, int64_t now)
 		rc = store_put(txn, DB_INFLIGHT, ds[i]->postback_id,
 		    strlen(ds[i]->postback_id), v, sizeof(v));
 	}
-	if (rc != STORE_OK) {
-		store_abort(txn);
-		return rc;
-	}
-	return store_commit(txn, 0);
+	return rc;
 }
 
 /* One delivery found in flight at start: log it interrupted, resend. */
@@ -404,7 +406,7 @@ interrupted(struct sched *s, struct store_txn *txn, const char *pid,
 	d.attempt = a.attempt + 1;
 	d.due_ms = now;
 	if (rc == STORE_OK)
-		rc = put_scheduled(txn, &d);
+		rc = put_scheduled(txn, &d, 0);
 	log_warn("event=attempt postback_id=%s attempt=%u result=interrupted "
 	    "transaction_id=%s", pid, a.attempt, d.event.txid);
 	delivery_free(&d);
@@ -468,7 +470,7 @@ sched_replay(struct store_txn *txn, const char *pid, int64_t now)
 		store_del(txn, DB_SCHEDULE, key, sizeof(key));
 	}
 	d.due_ms = now;
-	rc = put_scheduled(txn, &d);
+	rc = put_scheduled(txn, &d, 0);
 	delivery_free(&d);
 	return rc == STORE_OK ? 1 : -1;
 }

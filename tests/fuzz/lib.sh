@@ -48,8 +48,8 @@ fuzz_build() {
 # fuzz_run NAME SECONDS CORPUS PREFIX LOG: fuzz, seeds read from the
 # tree, new inputs written to CORPUS only, a crash saved as PREFIXcrash-*.
 fuzz_run() {
-	"$FUZZ_BUILD/tests/fuzz/fuzz_$1" -max_total_time="$2" -timeout=10 \
-	    -print_final_stats=1 -artifact_prefix="$4" "$3" \
+	"$FUZZ_BUILD/tests/fuzz/fuzz_$1" -max_total_time="$2" \
+	    -timeout="${FUZZ_TIMEOUT:-10}" -print_final_stats=1 -artifact_prefix="$4" "$3" \
 	    "tests/fuzz/corpus/$1" >"$5" 2>&1
 }
 

@@ -162,7 +162,7 @@ class Cluster:
         wrap = shlex.split(os.environ.get("POSTLINE_WRAP", ""))
         proc = subprocess.Popen(
             wrap + [program(name), "-d", "-f", self.conf, "-s",
-                    str(instance)],
+                    str(instance)] + verbose(name),
             stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         self.procs[key] = proc
         self.logs[key] = os.path.join(self.dir, key + ".log")
@@ -223,6 +223,12 @@ class Cluster:
 
     def firer_dir(self, instance=0):
         return os.path.join(self.dir, "data", "firer-%d" % instance)
+
+
+def verbose(name):
+    """The firer logs each delivery and success only with -v; tests wait
+    for those lines."""
+    return ["-v"] if name == "firer" else []
 
 
 def run(argv, input=None, env=None):

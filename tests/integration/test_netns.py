@@ -24,7 +24,7 @@ import threading
 import time
 import urllib.parse
 
-from harness import http_request, kv, main, program
+from harness import http_request, kv, main, program, verbose
 
 SKIP = 77
 GLOBAL = "nstoken123"
@@ -227,7 +227,7 @@ class Hosts:
             # daemon's, and a signal to it reaches the daemon.
             proc = subprocess.Popen(
                 ["ip", "netns", "exec", ns_name(key), program(name),
-                 "-d", "-f", self.conf, "-s", str(n)],
+                 "-d", "-f", self.conf, "-s", str(n)] + verbose(name),
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         self.procs[key] = proc
         deadline = time.monotonic() + 20
