@@ -138,6 +138,7 @@ void
 spool_submit(struct spool *sp, struct job *job)
 {
 	uint64_t one = 1;
+	int first;
 
 	job->next = NULL;
 	pthread_mutex_lock(&sp->lock);
@@ -152,8 +153,15 @@ spool_submit(struct spool *sp, struct job *job)
 	else
 		sp->head = job;
 	sp->tail = job;
+	first = sp->head == job;
 	pthread_mutex_unlock(&sp->lock);
-	if (write(sp->wake_fd, &one, sizeof(one)) == -1 && errno != EAGAIN)
+	/*
+	 * Only the job that finds the queue empty wakes the spool thread:
+	 * it reads the wake-up before it takes the queue, so it takes the
+	 * jobs that come after that one too.
+	 */
+	if (first && write(sp->wake_fd, &one, sizeof(one)) == -1 &&
+	    errno != EAGAIN)
 		log_warn("event=wake error=\"%s\"", strerror(errno));
 }
 
