@@ -355,6 +355,20 @@ deliver_done(struct deliverer *d, struct outcome *out)
 	return 0;
 }
 
+void *
+deliver_cancel(struct deliverer *d)
+{
+	struct transfer *t = d->transfers;
+	void *cookie;
+
+	if (t == NULL)
+		return NULL;
+	cookie = t->cookie;
+	unlink_transfer(d, t);
+	transfer_free(d, t);
+	return cookie;
+}
+
 int
 deliver_running(struct deliverer *d)
 {

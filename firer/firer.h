@@ -137,5 +137,24 @@ void		 deliver_wait(struct deliverer *, int fd, long timeout_ms);
 /* 1 and an outcome when a transfer ended, else 0. */
 int		 deliver_done(struct deliverer *, struct outcome *);
 int		 deliver_running(struct deliverer *);
+/* Stop a transfer, without an outcome: its cookie, or NULL when none. */
+void		*deliver_cancel(struct deliverer *);
+
+/*
+ * sender.c: the thread that sends.  sender_send() hands it requests
+ * (kept by the caller until their outcome is back), to be sent at most
+ * cap at once for each host (any pointer naming it), sender_take() gives
+ * up to max outcomes back, each with its cookie; sender_fd() is readable
+ * when there are some.  sender_stop() lets transfers end until
+ * deadline_ms, then drops the rest.
+ */
+struct sender;
+
+struct sender	*sender_start(void);
+void		 sender_send(struct sender *, const struct request **,
+		    void **cookies, const void **hosts, int cap, int n);
+int		 sender_fd(const struct sender *);
+int		 sender_take(struct sender *, struct outcome *, int max);
+void		 sender_stop(struct sender *, int64_t deadline_ms);
 
 #endif

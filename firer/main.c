@@ -3,6 +3,8 @@
  * schedules them in LMDB, sends them with libcurl and logs every
  * attempt.  See firer(8).
  */
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +17,7 @@
 #include "metrics.h"
 
 #define FIRER_POLL_MS		100
-#define FIRER_MAX_FLIGHTS	256
+#define FIRER_MAX_FLIGHTS	512	/* handed to the sending thread */
 #define FIRER_DRAIN_MS		5000
 #define FIRER_BATCH		128	/* deliveries taken off at a time */
 #define FIRER_SCAN_MS		50	/* look at the schedule at least this often */
@@ -118,7 +120,7 @@ struct host {
 struct firer {
 	struct daemon		*daemon;
 	struct sched		*sched;
-	struct deliverer	*deliverer;
+	struct sender		*sender;	/* the thread that sends */
 	struct flight		*flights;
 	int			 nflights;	/* on the wire */
 	int			 nlanded;	/* back, not yet logged */
@@ -221,10 +223,14 @@ host_get(struct firer *f, const char *name)
 	return h;
 }
 
+/*
+ * The sending thread sends at most max-per-host requests to a host at
+ * once; it is handed as many again, to start the moment a slot frees.
+ */
 static int
 host_full(const struct firer *f, const struct host *h)
 {
-	return h->flying >= (int)f->daemon->conf->max_per_host;
+	return h->flying >= 2 * (int)f->daemon->conf->max_per_host;
 }
 
 static unsigned
@@ -322,8 +328,7 @@ scan_look(void *arg, const char *postback_id, uint64_t hash)
 	return SCHED_TAKE;
 }
 
-static void land_unsent(struct firer *, struct flight *, int, int,
-    const char *);
+static void land_unsent(struct firer *, struct flight *, int, const char *);
 
 static int
 scan_take(void *arg, struct delivery *d)
@@ -347,7 +352,7 @@ scan_take(void *arg, struct delivery *d)
 	hash_flight(f, fl);
 	if (h == NULL) {
 		fl->started_ms = now_ms();
-		land_unsent(f, fl, 0, 0, "rule version not found");
+		land_unsent(f, fl, 0, "rule version not found");
 		return SCHED_TAKE;
 	}
 	fl->host = h;
@@ -496,23 +501,26 @@ land_one(struct firer *f, struct flight *fl, const struct outcome *o)
 static void
 land(struct firer *f)
 {
+	struct outcome o[FIRER_BATCH];
 	struct flight *fl;
-	struct outcome o;
+	int i, n;
 
-	while (deliver_done(f->deliverer, &o)) {
-		fl = o.cookie;		/* the flight that started it */
-		f->nflights--;
-		metric_add(fl->host->gauge, -1);
-		if (fl->host->nready < ready_per_host(f) / 2)
-			f->rescan = 1;
-		land_one(f, fl, &o);
-	}
+	do {
+		n = sender_take(f->sender, o, (int)nitems(o));
+		for (i = 0; i < n; i++) {
+			fl = o[i].cookie;	/* the flight that started it */
+			f->nflights--;
+			metric_add(fl->host->gauge, -1);
+			if (fl->host->nready < ready_per_host(f) / 2)
+				f->rescan = 1;
+			land_one(f, fl, &o[i]);
+		}
+	} while (n == (int)nitems(o));
 }
 
 /* An attempt decided without sending: failed or cancelled. */
 static void
-land_unsent(struct firer *f, struct flight *fl, int listed, int cancelled,
-    const char *why)
+land_unsent(struct firer *f, struct flight *fl, int cancelled, const char *why)
 {
 	struct outcome o;
 
@@ -523,8 +531,7 @@ land_unsent(struct firer *f, struct flight *fl, int listed, int cancelled,
 		fl->req.url = xstrdup("");
 		fl->req.host = xstrdup("");
 	}
-	if (!listed)
-		add_flight(f, fl);
+	add_flight(f, fl);
 	land_one(f, fl, &o);
 }
 
@@ -544,22 +551,26 @@ condition_gone(struct firer *f, const struct rule *r,
 	return now != 0 && now != d->event.status;
 }
 
-/* Send requests already noted as on the wire. */
+/* Hand requests already noted as on the wire to the sending thread. */
 static void
 send_all(struct firer *f, struct flight **go, int n)
 {
+	const struct request *reqs[FIRER_BATCH];
+	const void *hosts[FIRER_BATCH];
+	void *cookies[FIRER_BATCH];
 	int i;
 
 	for (i = 0; i < n; i++) {
-		if (deliver_start(f->deliverer, &go[i]->req, go[i]) == 0) {
-			f->nflights++;
-			metric_add(go[i]->host->gauge, 1);
-			metric_observe_ms(lateness_histogram(),
-			    (double)(go[i]->started_ms - go[i]->d.due_ms));
-		} else
-			land_unsent(f, go[i], 1, 0,
-			    "could not start the request");
+		reqs[i] = &go[i]->req;
+		cookies[i] = go[i];
+		hosts[i] = go[i]->host;
+		f->nflights++;
+		metric_add(go[i]->host->gauge, 1);
+		metric_observe_ms(lateness_histogram(),
+		    (double)(go[i]->started_ms - go[i]->d.due_ms));
 	}
+	sender_send(f->sender, reqs, cookies, hosts,
+	    (int)f->daemon->conf->max_per_host, n);
 }
 
 /*
@@ -656,13 +667,13 @@ take_off(struct firer *f, struct flight **go)
 			fl->started_ms = now_ms();
 			r = rule_version_get(f->sched, fl->d.rule_version);
 			if (r == NULL) {
-				land_unsent(f, fl, 0, 0,
+				land_unsent(f, fl, 0,
 				    "rule version not found");
 				continue;
 			}
 			rule_build(r, &fl->d, &fl->req);
 			if (condition_gone(f, r, &fl->d))
-				land_unsent(f, fl, 0, 1,
+				land_unsent(f, fl, 1,
 				    "status changed during the delay");
 			else {
 				add_flight(f, fl);
@@ -683,11 +694,51 @@ chores(struct firer *f)
 	store_sync(sched_store(f->sched));
 }
 
+/* Wait up to timeout_ms for either fd (-1: none) to be readable. */
+static void
+wait_for(int a, int b, int64_t timeout_ms)
+{
+	struct pollfd pfd[2];
+	nfds_t n = 0;
+
+	if (a >= 0) {
+		pfd[n].fd = a;
+		pfd[n++].events = POLLIN;
+	}
+	if (b >= 0) {
+		pfd[n].fd = b;
+		pfd[n++].events = POLLIN;
+	}
+	if (poll(pfd, n, (int)(timeout_ms > 0 ? timeout_ms : 0)) == -1 &&
+	    errno != EINTR)
+		log_warn("event=poll error=\"%s\"", strerror(errno));
+}
+
+/*
+ * Sleep until outcomes or events come, or until the schedule is to be
+ * read again: at once when a host wants more, soon after new events,
+ * and every FIRER_SCAN_MS for the delays that end.
+ */
+static void
+wait_turn(struct firer *f, struct bus_sock *router)
+{
+	int64_t now = mono_ms(), until = f->next_scan_ms;
+
+	if (f->fresh && f->last_scan_ms + FIRER_FRESH_MS < until)
+		until = f->last_scan_ms + FIRER_FRESH_MS;
+	if (f->nlanded > 0 && f->retry_log_ms < until)
+		until = f->retry_log_ms;
+	if (until > now + FIRER_POLL_MS)
+		until = now + FIRER_POLL_MS;
+	if (f->rescan || bus_has_input(router))
+		until = now;
+	wait_for(bus_fd(router), sender_fd(f->sender), until - now);
+}
+
 static void
 run(struct firer *f, struct bus_sock *router)
 {
 	struct flight *go[FIRER_BATCH];
-	int fd = bus_fd(router);
 	int64_t deadline, next_chores = 0;
 
 	while (!daemon_stopping) {
@@ -699,8 +750,7 @@ run(struct firer *f, struct bus_sock *router)
 			chores(f);
 			next_chores = mono_ms() + 1000;
 		}
-		deliver_wait(f->deliverer, fd, bus_has_input(router) ? 0 :
-		    FIRER_POLL_MS);
+		wait_turn(f, router);
 		inbox_serve(sched_store(f->sched), DB_SENDERS, DB_DEAD, router,
 		    f->daemon->sender_id, &event_ops, f, NULL);
 		land(f);
@@ -709,10 +759,11 @@ run(struct firer *f, struct bus_sock *router)
 	/* Drain: let requests on the wire finish; the rest stay scheduled. */
 	deadline = mono_ms() + FIRER_DRAIN_MS;
 	while (f->nflights > 0 && mono_ms() < deadline) {
-		deliver_wait(f->deliverer, -1, 50);
+		wait_for(sender_fd(f->sender), -1, 50);
 		land(f);
 		commit_turn(f, NULL, 0);
 	}
+	sender_stop(f->sender, mono_ms());
 	f->retry_log_ms = 0;
 	commit_turn(f, NULL, 0);
 }
@@ -771,7 +822,7 @@ main(int argc, char **argv)
 	if (sched_recover(f.sched) != STORE_OK)
 		fatal("event=start error=\"cannot recover interrupted "
 		    "deliveries\"");
-	f.deliverer = deliver_new();
+	f.sender = sender_start();
 	bus = bus_new();
 	if ((router = bus_bind(bus, d.conf->firer_endpoints.v[d.instance])) ==
 	    NULL)
@@ -784,7 +835,6 @@ main(int argc, char **argv)
 	run(&f, router);
 	log_info("event=stopped in_flight=%d unlogged=%d", f.nflights,
 	    f.nlanded);
-	deliver_free(f.deliverer);
 	free_flights(&f);
 	rule_versions_free();
 	metrics_stop();
