@@ -1,19 +1,12 @@
 /*
  * The only caller of libcurl: one multi handle, driven from the firer's
- * single loop through its socket interface and epoll, so a turn of the
- * loop costs what the sockets that are ready cost, not what all the
- * transfers in flight do.  Redirects are never followed, only http and
- * https are spoken, and every transfer has a timeout (RELIABILITY-NOTES
- * §4).
+ * single loop.  Redirects are never followed, only http and https are
+ * spoken, and every transfer has a timeout (RELIABILITY-NOTES §4).
  */
-#include <sys/epoll.h>
-
 #include <curl/curl.h>
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "firer.h"
 #include "log.h"
@@ -34,61 +27,13 @@ struct transfer {
 
 #define SPARE_MAX	256
 
-#define EVENTS_MAX	64
-
 struct deliverer {
 	CURLM		*multi;
-	int		 epfd;		/* curl's sockets, and the caller's fd */
-	int		 watched_fd;	/* the caller's, in epfd (-1: none) */
-	int64_t		 timer_at_ms;	/* when curl wants a call (-1: never) */
 	int		 running;
 	struct transfer	*transfers;	/* those in the multi handle */
 	struct transfer	*spare[SPARE_MAX];	/* to use again */
 	int		 nspare;
 };
-
-/* Watch fd for events (0: not at all), adding or changing it. */
-static void
-watch(struct deliverer *d, int fd, uint32_t events)
-{
-	struct epoll_event ev;
-
-	memset(&ev, 0, sizeof(ev));
-	ev.events = events;
-	ev.data.fd = fd;
-	if (events == 0) {
-		epoll_ctl(d->epfd, EPOLL_CTL_DEL, fd, NULL);
-		return;
-	}
-	if (epoll_ctl(d->epfd, EPOLL_CTL_MOD, fd, &ev) == -1 &&
-	    errno == ENOENT && epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) == -1)
-		log_error("event=epoll fd=%d error=\"%s\"", fd, strerror(errno));
-}
-
-/* curl says which of its sockets to wait for, and for what. */
-static int
-on_socket(CURL *easy, curl_socket_t fd, int what, void *arg, void *sockp)
-{
-	struct deliverer *d = arg;
-
-	(void)easy;
-	(void)sockp;
-	watch(d, fd, what == CURL_POLL_REMOVE ? 0 :
-	    (what & CURL_POLL_IN ? EPOLLIN : 0) |
-	    (what & CURL_POLL_OUT ? EPOLLOUT : 0));
-	return 0;
-}
-
-/* curl says when it next wants to be called without a socket event. */
-static int
-on_timer(CURLM *multi, long timeout_ms, void *arg)
-{
-	struct deliverer *d = arg;
-
-	(void)multi;
-	d->timer_at_ms = timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
-	return 0;
-}
 
 struct deliverer *
 deliver_new(void)
@@ -99,17 +44,8 @@ deliver_new(void)
 		fatal("event=start error=\"curl_global_init failed\"");
 	if ((d->multi = curl_multi_init()) == NULL)
 		fatal("event=start error=\"curl_multi_init failed\"");
-	if ((d->epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
-		fatal("event=start error=\"epoll_create1: %s\"",
-		    strerror(errno));
-	d->watched_fd = -1;
-	d->timer_at_ms = -1;
 	curl_multi_setopt(d->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, 256L);
 	curl_multi_setopt(d->multi, CURLMOPT_MAXCONNECTS, 256L);
-	curl_multi_setopt(d->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-	curl_multi_setopt(d->multi, CURLMOPT_SOCKETDATA, d);
-	curl_multi_setopt(d->multi, CURLMOPT_TIMERFUNCTION, on_timer);
-	curl_multi_setopt(d->multi, CURLMOPT_TIMERDATA, d);
 	return d;
 }
 
@@ -165,7 +101,6 @@ deliver_free(struct deliverer *d)
 		transfer_destroy(d->spare[--d->nspare]);
 	curl_multi_cleanup(d->multi);
 	curl_global_cleanup();
-	close(d->epfd);
 	free(d);
 }
 
@@ -265,36 +200,19 @@ deliver_start(struct deliverer *d, const struct request *req, void *cookie)
 void
 deliver_wait(struct deliverer *d, int fd, long timeout_ms)
 {
-	struct epoll_event evs[EVENTS_MAX];
-	int64_t now = mono_ms();
-	int i, n, still, flags;
+	struct curl_waitfd extra;
+	int still;
 
-	if (fd != d->watched_fd) {
-		if (d->watched_fd >= 0)
-			watch(d, d->watched_fd, 0);
-		if (fd >= 0)
-			watch(d, fd, EPOLLIN);
-		d->watched_fd = fd;
-	}
-	if (d->timer_at_ms >= 0 && d->timer_at_ms - now < timeout_ms)
-		timeout_ms = d->timer_at_ms > now ? (long)(d->timer_at_ms - now) :
-		    0;
-	n = epoll_wait(d->epfd, evs, EVENTS_MAX, (int)timeout_ms);
-	for (i = 0; i < n; i++) {
-		if (evs[i].data.fd == d->watched_fd)
-			continue;	/* the caller's: it looks itself */
-		flags = (evs[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
-		    (evs[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
-		    (evs[i].events & (EPOLLERR | EPOLLHUP) ?
-		    CURL_CSELECT_ERR : 0);
-		curl_multi_socket_action(d->multi, evs[i].data.fd, flags,
-		    &still);
-	}
-	if (d->timer_at_ms >= 0 && mono_ms() >= d->timer_at_ms) {
-		d->timer_at_ms = -1;
-		curl_multi_socket_action(d->multi, CURL_SOCKET_TIMEOUT, 0,
-		    &still);
-	}
+	curl_multi_perform(d->multi, &still);
+	/* Transfers that ended in this perform: deliver_done() has them. */
+	if (still < d->running)
+		return;
+	extra.fd = fd;
+	extra.events = CURL_WAIT_POLLIN;
+	extra.revents = 0;
+	curl_multi_poll(d->multi, fd >= 0 ? &extra : NULL, fd >= 0 ? 1 : 0,
+	    (int)timeout_ms, NULL);
+	curl_multi_perform(d->multi, &still);
 }
 
 /* Retry-After as seconds or an HTTP date, capped at a day. */
