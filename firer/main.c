@@ -214,7 +214,7 @@ host_get(struct firer *f, const char *name)
 	h->hash = hash;
 	snprintf(labels, sizeof(labels), "host=\"%.256s\"", name);
 	h->gauge = metric_gauge("postline_firer_in_flight",
-	    "Requests on the wire, by host.", labels);
+	    "Requests on the wire or about to be, by host.", labels);
 	h->ready_tail = &h->ready;
 	h->hnext = f->by_hash[hash % FIRER_HOST_BUCKETS];
 	f->by_hash[hash % FIRER_HOST_BUCKETS] = h;
