@@ -730,7 +730,8 @@ wait_turn(struct firer *f, struct bus_sock *router)
 		until = f->retry_log_ms;
 	if (until > now + FIRER_POLL_MS)
 		until = now + FIRER_POLL_MS;
-	if (f->rescan || bus_has_input(router))
+	/* While the store refuses, nothing is read ahead: no hurry. */
+	if ((f->rescan && now >= f->retry_log_ms) || bus_has_input(router))
 		until = now;
 	wait_for(bus_fd(router), sender_fd(f->sender), until - now);
 }
