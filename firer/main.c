@@ -17,7 +17,7 @@
 #include "metrics.h"
 
 #define FIRER_POLL_MS		100
-#define FIRER_MAX_FLIGHTS	512	/* handed to the sending thread */
+#define FIRER_MAX_FLIGHTS	1024	/* handed to the sending thread */
 #define FIRER_DRAIN_MS		5000
 #define FIRER_BATCH		128	/* deliveries taken off at a time */
 #define FIRER_SCAN_MS		50	/* look at the schedule at least this often */
@@ -225,12 +225,13 @@ host_get(struct firer *f, const char *name)
 
 /*
  * The sending thread sends at most max-per-host requests to a host at
- * once; it is handed as many again, to start the moment a slot frees.
+ * once; it is handed up to three times as many more, to start the moment
+ * a slot frees, whatever this thread is busy with.
  */
 static int
 host_full(const struct firer *f, const struct host *h)
 {
-	return h->flying >= 2 * (int)f->daemon->conf->max_per_host;
+	return h->flying >= 4 * (int)f->daemon->conf->max_per_host;
 }
 
 static unsigned
