@@ -49,7 +49,7 @@ def test_random_kills_under_load():
         t = threading.Thread(target=load)
         t.start()
         try:
-            kills = ["ingest", "matcher", "firer"] * 2   # each twice
+            kills = ["ingest", "matcher", "firer"] * 3   # each three times
             rng.shuffle(kills)
             for name in kills:
                 time.sleep(rng.uniform(0.3, 1.2))
