@@ -35,6 +35,11 @@ struct outbox {
 	struct dest	*dests;
 	unsigned	 ndests;
 	struct buf	 msg;
+	uint32_t	 hold_records;	/* see outbox_hold() */
+	int64_t		 hold_ms;
+	int64_t		 held_since_ms;	/* oldest record held (0: none) */
+	int		 held;		/* the last flush kept records back */
+	int		 urgent;	/* send at the next flush */
 };
 
 static void
@@ -254,6 +259,41 @@ outbox_committed(struct outbox *ob)
 	for (d = 0; d < ob->ndests; d++)
 		ob->dests[d].next = ob->dests[d].tentative;
 	ob->bytes = ob->tentative_bytes;
+	if (ob->held_since_ms == 0)
+		ob->held_since_ms = mono_ms();
+}
+
+void
+outbox_hold(struct outbox *ob, uint32_t records, int64_t ms)
+{
+	ob->hold_records = records;
+	ob->hold_ms = ms;
+}
+
+void
+outbox_urge(struct outbox *ob)
+{
+	ob->urgent = 1;
+}
+
+int64_t
+outbox_held_ms(const struct outbox *ob)
+{
+	int64_t left;
+
+	if (!ob->held)
+		return -1;
+	left = ob->held_since_ms + ob->hold_ms - mono_ms();
+	return left > 0 ? left : 0;
+}
+
+/* Whether what waits for dest is too little to send yet. */
+static int
+holding(const struct outbox *ob, const struct dest *dst, int64_t now)
+{
+	return !ob->urgent && ob->held_since_ms != 0 &&
+	    now - ob->held_since_ms < ob->hold_ms &&
+	    dst->next - 1 - dst->sent < ob->hold_records;
 }
 
 void
@@ -319,7 +359,7 @@ flush_dest(struct outbox *ob, unsigned d, int64_t now)
 		dst->sent = dst->acked;
 	}
 	while (dst->sent + 1 < dst->next &&
-	    dst->sent - dst->acked < OUTBOX_WINDOW) {
+	    dst->sent - dst->acked < OUTBOX_WINDOW && !holding(ob, dst, now)) {
 		if (txn == NULL && store_begin(ob->store, 0, &txn) != STORE_OK)
 			return;
 		if ((count = build_batch(ob, txn, d)) == 0)
@@ -339,8 +379,16 @@ outbox_flush(struct outbox *ob)
 	int64_t now = mono_ms();
 	unsigned d;
 
-	for (d = 0; d < ob->ndests; d++)
+	ob->held = 0;
+	for (d = 0; d < ob->ndests; d++) {
 		flush_dest(ob, d, now);
+		ob->held |= holding(ob, &ob->dests[d], now) &&
+		    ob->dests[d].sent + 1 < ob->dests[d].next;
+	}
+	if (!ob->held) {
+		ob->held_since_ms = 0;
+		ob->urgent = 0;
+	}
 }
 
 /* Delete up to OUTBOX_TRIM_MAX acknowledged records of dest. */

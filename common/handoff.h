@@ -60,6 +60,16 @@ void		 outbox_aborted(struct outbox *);
 
 /* Send what is due; cheap to call often. */
 void		 outbox_flush(struct outbox *);
+/*
+ * Coalescing: outbox_flush() keeps committed records back until records
+ * of them wait for one destination or ms have passed since the first,
+ * unless outbox_urge() was called since (off until outbox_hold() is).
+ * outbox_held_ms(): when flush must be called again (0: now, -1: no
+ * record held).
+ */
+void		 outbox_hold(struct outbox *, uint32_t records, int64_t ms);
+void		 outbox_urge(struct outbox *);
+int64_t		 outbox_held_ms(const struct outbox *);
 /* Read and apply acks from every destination socket. */
 void		 outbox_read_acks(struct outbox *, outbox_verdict_fn, void *);
 /* Bytes of the records in the outbox (the open transaction's too). */

@@ -24,6 +24,13 @@ static const char *const db_names[DB_COUNT] = { "spool", "meta" };
 
 #define SPOOL_POLL_MS	50
 #define SPOOL_BATCH_MAX	4096
+/*
+ * Clicks go to the matcher in batches of up to this many, or after this
+ * long: a batch costs the matcher a commit and an ack whatever its size.
+ * Anything else (a conversion waiting for its verdict) goes at once.
+ */
+#define SPOOL_HOLD_RECORDS	1024
+#define SPOOL_HOLD_MS		5
 
 struct spool {
 	struct daemon	*daemon;
@@ -96,6 +103,7 @@ spool_open(struct daemon *d)
 	    &d->conf->matcher_endpoints, d->sender_id, MSG_HITS);
 	if (sp->outbox == NULL)
 		goto fail;
+	outbox_hold(sp->outbox, SPOOL_HOLD_RECORDS, SPOOL_HOLD_MS);
 	if ((sp->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
 		goto fail;
 	sp->healthy = 1;
@@ -315,6 +323,8 @@ store_jobs(struct spool *sp, struct job *jobs)
 		 * expire_waiting() syncs before any 202.
 		 */
 		durable |= job->conversion && !job->wait;
+		if (job->conversion)
+			outbox_urge(sp->outbox);
 	}
 	if (rc == STORE_OK)
 		rc = store_commit(txn, durable);
@@ -458,8 +468,10 @@ wait_for_work(struct spool *sp)
 	struct bus_sock *socks[BUS_POLL_MAX];
 	int readable[BUS_POLL_MAX];
 	int n = outbox_socks(sp->outbox, socks, BUS_POLL_MAX);
+	int64_t held = outbox_held_ms(sp->outbox);
 
-	bus_poll(socks, n, sp->wake_fd, SPOOL_POLL_MS, readable);
+	bus_poll(socks, n, sp->wake_fd, held >= 0 && held < SPOOL_POLL_MS ?
+	    (int)held : SPOOL_POLL_MS, readable);
 }
 
 void
