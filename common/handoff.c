@@ -259,7 +259,7 @@ outbox_committed(struct outbox *ob)
 	for (d = 0; d < ob->ndests; d++)
 		ob->dests[d].next = ob->dests[d].tentative;
 	ob->bytes = ob->tentative_bytes;
-	if (ob->held_since_ms == 0)
+	if (ob->hold_ms > 0 && ob->held_since_ms == 0)
 		ob->held_since_ms = mono_ms();
 }
 

@@ -45,15 +45,10 @@ static struct metric *buckets_hash[NBUCKETS_HASH];
 static unsigned
 hash_of(const char *name, const char *labels)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
-	const char *p;
+	uint64_t h = fnv1a(FNV1A_INIT, name, strlen(name));
 
-	for (p = name; *p; p++)
-		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
-	h = (h ^ '{') * 0x100000001b3ULL;
-	for (p = labels; *p; p++)
-		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
-	return (unsigned)(h % NBUCKETS_HASH);
+	h = fnv1a(h, "{", 1);
+	return (unsigned)(fnv1a(h, labels, strlen(labels)) % NBUCKETS_HASH);
 }
 static struct MHD_Daemon *server;
 

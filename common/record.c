@@ -29,11 +29,7 @@ static pthread_once_t attr_slots_once = PTHREAD_ONCE_INIT;
 static unsigned
 attr_slot(const char *name)
 {
-	uint32_t h = 2166136261u;
-
-	for (; *name; name++)
-		h = (h ^ (unsigned char)*name) * 16777619u;
-	return h % ATTR_SLOTS;
+	return (unsigned)(fnv1a(FNV1A_INIT, name, strlen(name)) % ATTR_SLOTS);
 }
 
 static void

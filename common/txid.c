@@ -51,14 +51,8 @@ get_base36(const char *s, int width)
 static void
 compute_check(const char *body, char *out)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
-	int i;
-
-	for (i = 0; i < BODY_LEN; i++) {
-		h ^= (unsigned char)body[i];
-		h *= 0x100000001b3ULL;
-	}
-	put_base36(out, CHECK_DIGITS, h % CHECK_MODULUS);
+	put_base36(out, CHECK_DIGITS,
+	    fnv1a(FNV1A_INIT, body, BODY_LEN) % CHECK_MODULUS);
 }
 
 /* Uniform base-36 digits: bytes of 252 and above are drawn again. */
@@ -157,13 +151,7 @@ txid_time_ms(const char *id)
 unsigned
 txid_firer(const char *id, unsigned n)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
-
 	if (n <= 1)
 		return 0;
-	for (; *id; id++) {
-		h ^= (unsigned char)*id;
-		h *= 0x100000001b3ULL;
-	}
-	return (unsigned)(h % n);
+	return (unsigned)(fnv1a(FNV1A_INIT, id, strlen(id)) % n);
 }

@@ -7,6 +7,7 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -468,4 +469,30 @@ random_bytes(void *p, size_t n)
 	}
 	memcpy(p, random_block + sizeof(random_block) - random_left, n);
 	random_left -= n;
+}
+
+uint64_t
+fnv1a(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *c = p;
+
+	while (n-- > 0)
+		h = (h ^ *c++) * 0x100000001b3ULL;
+	return h;
+}
+
+int
+eventfd_wake(int fd)
+{
+	uint64_t one = 1;
+
+	return write(fd, &one, sizeof(one)) == -1 && errno != EAGAIN ? -1 : 0;
+}
+
+int
+eventfd_clear(int fd)
+{
+	uint64_t n;
+
+	return read(fd, &n, sizeof(n)) == -1 && errno != EAGAIN ? -1 : 0;
 }

@@ -86,4 +86,19 @@ int	 secret_equal(const char *, const char *);
 /* Random bytes from the kernel; aborts if the kernel cannot provide them. */
 void	 random_bytes(void *, size_t);
 
+/*
+ * FNV-1a, 64 bits: fnv1a(FNV1A_INIT, p, n), or go on from an earlier
+ * result.  For hash tables and ids, not against an adversary.
+ */
+#define FNV1A_INIT	0xcbf29ce484222325ULL
+uint64_t fnv1a(uint64_t, const void *, size_t);
+
+/*
+ * An eventfd that wakes a thread: eventfd_wake() makes it readable,
+ * eventfd_clear() empties it; -1 (errno set) on an error other than
+ * EAGAIN.
+ */
+int	 eventfd_wake(int);
+int	 eventfd_clear(int);
+
 #endif

@@ -34,7 +34,6 @@ struct request {
 	size_t		 nheaders;
 	struct buf	 body;
 	int64_t		 timeout_ms;
-	char		*host;		/* for the per-host limit */
 };
 
 void	request_free(struct request *);
@@ -59,7 +58,6 @@ void	rule_versions_free(void);
  * its hash (never 0). */
 char	*rule_host(const struct rule *);
 uint64_t rule_host_hash(const struct rule *);
-uint64_t host_hash(const char *host);
 /* The delay before attempt n (from 1), or -1 when there is none. */
 int64_t	rule_retry_delay(const struct rule *, uint32_t attempt);
 

@@ -202,17 +202,19 @@ host_find(struct firer *f, uint64_t hash)
 }
 
 static struct host *
-host_get(struct firer *f, const char *name)
+host_get(struct firer *f, const struct rule *r)
 {
-	uint64_t hash = host_hash(name);
+	uint64_t hash = rule_host_hash(r);
 	struct host *h = host_find(f, hash);
-	char labels[300];
+	char labels[300], *name;
 
 	if (h != NULL)
 		return h;
 	h = xcalloc(1, sizeof(*h));
 	h->hash = hash;
+	name = rule_host(r);
 	snprintf(labels, sizeof(labels), "host=\"%.256s\"", name);
+	free(name);
 	h->gauge = metric_gauge("postline_firer_in_flight",
 	    "Requests on the wire or about to be, by host.", labels);
 	h->ready_tail = &h->ready;
@@ -237,11 +239,8 @@ host_full(const struct firer *f, const struct host *h)
 static unsigned
 id_bucket(const char *postback_id)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (; *postback_id; postback_id++)
-		h = (h ^ (unsigned char)*postback_id) * 0x100000001b3ULL;
-	return (unsigned)(h % FIRER_ID_BUCKETS);
+	return (unsigned)(fnv1a(FNV1A_INIT, postback_id, strlen(postback_id)) %
+	    FIRER_ID_BUCKETS);
 }
 
 /* Flights read ahead or on the wire are found by id. */
@@ -338,12 +337,9 @@ scan_take(void *arg, struct delivery *d)
 	const struct rule *r = rule_version_get(f->sched, d->rule_version);
 	struct flight *fl;
 	struct host *h = NULL;
-	char *name;
 
 	if (r != NULL) {
-		name = rule_host(r);
-		h = host_get(f, name);
-		free(name);
+		h = host_get(f, r);
 		if (h->nready >= ready_per_host(f))
 			return busy(f);
 	}
@@ -528,10 +524,8 @@ land_unsent(struct firer *f, struct flight *fl, int cancelled, const char *why)
 	memset(&o, 0, sizeof(o));
 	o.cancelled = cancelled;
 	snprintf(o.snippet, sizeof(o.snippet), "%s", why);
-	if (fl->req.url == NULL) {
+	if (fl->req.url == NULL)
 		fl->req.url = xstrdup("");
-		fl->req.host = xstrdup("");
-	}
 	add_flight(f, fl);
 	land_one(f, fl, &o);
 }

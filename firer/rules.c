@@ -84,41 +84,34 @@ add_header(struct request *req, char *line)
 	req->headers[req->nheaders++] = line;
 }
 
-static char *
-url_host(const char *url)
+/* The host (and port) of a URL: where it starts, and its length. */
+static const char *
+url_host(const char *url, size_t *len)
 {
 	const char *p = strstr(url, "://");
-	size_t n;
 
 	p = p ? p + 3 : url;
-	n = strcspn(p, "/?#");
-	return xstrndup(p, n);
+	*len = strcspn(p, "/?#");
+	return p;
 }
 
 char *
 rule_host(const struct rule *r)
 {
-	return url_host(tmpl_source(r->url));
-}
+	size_t n;
+	const char *host = url_host(tmpl_source(r->url), &n);
 
-uint64_t
-host_hash(const char *host)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (; *host; host++)
-		h = (h ^ (unsigned char)*host) * 0x100000001b3ULL;
-	return h ? h : 1;
+	return xstrndup(host, n);
 }
 
 uint64_t
 rule_host_hash(const struct rule *r)
 {
-	char *host = rule_host(r);
-	uint64_t h = host_hash(host);
+	size_t n;
+	const char *host = url_host(tmpl_source(r->url), &n);
+	uint64_t h = fnv1a(FNV1A_INIT, host, n);
 
-	free(host);
-	return h;
+	return h ? h : 1;
 }
 
 static int
@@ -180,7 +173,6 @@ rule_build(const struct rule *r, const struct delivery *d,
 	buf_init(&b);
 	tmpl_expand(r->url, lookup, &mv, &b);
 	req->url = buf_release(&b);
-	req->host = url_host(req->url);
 	req->post = r->post;
 	req->timeout_ms = r->timeout_ms;
 	add_header(req, xasprintf("webhook-id: %s", d->postback_id));
@@ -205,7 +197,6 @@ request_free(struct request *req)
 	size_t i;
 
 	free(req->url);
-	free(req->host);
 	for (i = 0; i < req->nheaders; i++)
 		free(req->headers[i]);
 	free(req->headers);
@@ -350,14 +341,8 @@ static struct version *versions;
 static void
 version_id(const struct buf *b, char *id)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
-	size_t i;
-
-	for (i = 0; i < b->len; i++) {
-		h ^= (unsigned char)b->data[i];
-		h *= 0x100000001b3ULL;
-	}
-	snprintf(id, RULE_VERSION_LEN + 1, "%016llx", (unsigned long long)h);
+	snprintf(id, RULE_VERSION_LEN + 1, "%016llx",
+	    (unsigned long long)fnv1a(FNV1A_INIT, b->data, b->len));
 }
 
 int

@@ -37,12 +37,17 @@ struct job {
 	struct job		*next;
 };
 
+/* Jobs in order: the queues between the threads, and each lane's. */
+struct jobs {
+	struct job	*head;
+	struct job	*tail;
+};
+
 /* The requests to one host: those waiting, and how many are sent. */
 struct lane {
 	const void	*host;
 	int		 sending;
-	struct job	*head;
-	struct job	*tail;
+	struct jobs	 waiting;
 	struct lane	*hnext;
 	struct lane	*next;		/* in lanes.all */
 };
@@ -54,9 +59,8 @@ struct lanes {
 };
 
 struct queue {
-	struct job	*head;
-	struct job	*tail;
-	int		 fd;		/* readable when head was set */
+	struct jobs	 jobs;
+	int		 fd;		/* readable when jobs was empty */
 };
 
 struct sender {
@@ -68,37 +72,63 @@ struct sender {
 	int64_t		 deadline_ms;	/* give up on transfers after this */
 };
 
-static void
-wake(int fd)
-{
-	uint64_t one = 1;
-
-	if (write(fd, &one, sizeof(one)) == -1 && errno != EAGAIN)
-		log_warn("event=wake error=\"%s\"", strerror(errno));
-}
-
-static void
-drain_fd(int fd)
-{
-	uint64_t n;
-
-	if (read(fd, &n, sizeof(n)) == -1 && errno != EAGAIN)
-		log_warn("event=wake error=\"%s\"", strerror(errno));
-}
-
-/* Append a chain of jobs (under the lock); 1 when the queue was empty. */
+/* Append the chain first..last; 1 when the list was empty. */
 static int
-push(struct queue *q, struct job *first, struct job *last)
+jobs_append(struct jobs *l, struct job *first, struct job *last)
 {
-	int was_empty = q->head == NULL;
+	int was_empty = l->head == NULL;
 
 	last->next = NULL;
-	if (q->tail)
-		q->tail->next = first;
+	if (l->tail)
+		l->tail->next = first;
 	else
-		q->head = first;
-	q->tail = last;
+		l->head = first;
+	l->tail = last;
 	return was_empty;
+}
+
+static struct job *
+jobs_pop(struct jobs *l)
+{
+	struct job *job = l->head;
+
+	if (job != NULL && (l->head = job->next) == NULL)
+		l->tail = NULL;
+	return job;
+}
+
+static void
+jobs_free(struct jobs *l)
+{
+	struct job *job;
+
+	while ((job = jobs_pop(l)) != NULL)
+		free(job);
+}
+
+/*
+ * Hand a chain of jobs to the other thread; only the chain that finds
+ * the queue empty wakes it, which reads the wake-up before it takes.
+ */
+static void
+hand(struct sender *s, struct queue *q, struct jobs *chain)
+{
+	int was_empty;
+
+	if (chain->head == NULL)
+		return;
+	pthread_mutex_lock(&s->lock);
+	was_empty = jobs_append(&q->jobs, chain->head, chain->tail);
+	pthread_mutex_unlock(&s->lock);
+	if (was_empty && eventfd_wake(q->fd) == -1)
+		log_warn("event=wake error=\"%s\"", strerror(errno));
+}
+
+static void
+clear(int fd)
+{
+	if (eventfd_clear(fd) == -1)
+		log_warn("event=wake error=\"%s\"", strerror(errno));
 }
 
 /* Take the whole queue; its fd is read first, so nothing is missed. */
@@ -107,26 +137,12 @@ take(struct sender *s, struct queue *q)
 {
 	struct job *jobs;
 
-	drain_fd(q->fd);
+	clear(q->fd);
 	pthread_mutex_lock(&s->lock);
-	jobs = q->head;
-	q->head = q->tail = NULL;
+	jobs = q->jobs.head;
+	q->jobs.head = q->jobs.tail = NULL;
 	pthread_mutex_unlock(&s->lock);
 	return jobs;
-}
-
-static void
-publish(struct sender *s, struct job *first, struct job *last)
-{
-	int was_empty;
-
-	if (first == NULL)
-		return;
-	pthread_mutex_lock(&s->lock);
-	was_empty = push(&s->done, first, last);
-	pthread_mutex_unlock(&s->lock);
-	if (was_empty)
-		wake(s->done.fd);
 }
 
 static void
@@ -161,51 +177,32 @@ static void
 lanes_free(struct lanes *ls)
 {
 	struct lane *l;
-	struct job *job;
 
 	while ((l = ls->all) != NULL) {
 		ls->all = l->next;
-		while ((job = l->head) != NULL) {
-			l->head = job->next;
-			free(job);
-		}
+		jobs_free(&l->waiting);
 		free(l);
 	}
 }
 
-/* Outcomes gathered in a turn, published together. */
-struct batch {
-	struct job	*first;
-	struct job	*last;
-};
-
+/* Start what the lanes' caps allow; those that cannot start go to done. */
 static void
-batch_add(struct batch *b, struct job *job)
-{
-	job->next = b->first;
-	b->first = job;
-	if (b->last == NULL)
-		b->last = job;
-}
-
-/* Start what the lanes' caps allow. */
-static void
-start_lanes(struct deliverer *d, struct lanes *ls, struct batch *b)
+start_lanes(struct deliverer *d, struct lanes *ls, struct jobs *done)
 {
 	struct lane *l;
 	struct job *job;
 
 	for (l = ls->all; l; l = l->next)
-		while ((job = l->head) != NULL && l->sending < job->cap &&
+		while (l->waiting.head != NULL &&
+		    l->sending < l->waiting.head->cap &&
 		    ls->sending < SENDER_MAX) {
-			if ((l->head = job->next) == NULL)
-				l->tail = NULL;
+			job = jobs_pop(&l->waiting);
 			if (deliver_start(d, job->req, job) == 0) {
 				l->sending++;
 				ls->sending++;
 			} else {
 				not_started(job);
-				batch_add(b, job);
+				jobs_append(done, job, job);
 			}
 		}
 }
@@ -214,17 +211,11 @@ static void
 enqueue(struct lanes *ls, struct job *jobs)
 {
 	struct job *job, *next;
-	struct lane *l;
 
 	for (job = jobs; job; job = next) {
 		next = job->next;
-		l = job->lane = lane_of(ls, job->host);
-		job->next = NULL;
-		if (l->tail)
-			l->tail->next = job;
-		else
-			l->head = job;
-		l->tail = job;
+		job->lane = lane_of(ls, job->host);
+		jobs_append(&job->lane->waiting, job, job);
 	}
 }
 
@@ -234,7 +225,7 @@ sender_main(void *arg)
 	struct sender *s = arg;
 	struct deliverer *d = deliver_new();
 	struct lanes ls;
-	struct batch b;
+	struct jobs done;
 	struct job *job;
 	struct outcome o;
 	int stopping;
@@ -242,19 +233,19 @@ sender_main(void *arg)
 	memset(&ls, 0, sizeof(ls));
 	for (;;) {
 		deliver_wait(d, s->todo.fd, SENDER_POLL_MS);
-		b.first = b.last = NULL;
+		done.head = done.tail = NULL;
 		enqueue(&ls, take(s, &s->todo));
 		while (deliver_done(d, &o)) {
 			job = o.cookie;
 			job->outcome = o;
 			job->lane->sending--;
 			ls.sending--;
-			batch_add(&b, job);
+			jobs_append(&done, job, job);
 		}
-		start_lanes(d, &ls, &b);
-		publish(s, b.first, b.last);
+		start_lanes(d, &ls, &done);
+		hand(s, &s->done, &done);
 		pthread_mutex_lock(&s->lock);
-		stopping = s->stopping && s->todo.head == NULL;
+		stopping = s->stopping && s->todo.jobs.head == NULL;
 		pthread_mutex_unlock(&s->lock);
 		if (stopping && (deliver_running(d) == 0 ||
 		    mono_ms() >= s->deadline_ms))
@@ -290,28 +281,19 @@ void
 sender_send(struct sender *s, const struct request **reqs, void **cookies,
     const void **hosts, int cap, int n)
 {
-	struct job *first = NULL, *last = NULL, *job;
-	int i, was_empty;
+	struct jobs chain = { NULL, NULL };
+	struct job *job;
+	int i;
 
-	if (n == 0)
-		return;
 	for (i = 0; i < n; i++) {
 		job = xcalloc(1, sizeof(*job));
 		job->req = reqs[i];
 		job->cookie = cookies[i];
 		job->host = hosts[i];
 		job->cap = cap;
-		if (last)
-			last->next = job;
-		else
-			first = job;
-		last = job;
+		jobs_append(&chain, job, job);
 	}
-	pthread_mutex_lock(&s->lock);
-	was_empty = push(&s->todo, first, last);
-	pthread_mutex_unlock(&s->lock);
-	if (was_empty)
-		wake(s->todo.fd);
+	hand(s, &s->todo, &chain);
 }
 
 int
@@ -326,11 +308,9 @@ sender_take(struct sender *s, struct outcome *out, int max)
 	struct job *job;
 	int n = 0;
 
-	drain_fd(s->done.fd);
+	clear(s->done.fd);
 	pthread_mutex_lock(&s->lock);
-	while (n < max && (job = s->done.head) != NULL) {
-		if ((s->done.head = job->next) == NULL)
-			s->done.tail = NULL;
+	while (n < max && (job = jobs_pop(&s->done.jobs)) != NULL) {
 		out[n] = job->outcome;
 		out[n++].cookie = job->cookie;
 		free(job);
@@ -342,18 +322,14 @@ sender_take(struct sender *s, struct outcome *out, int max)
 void
 sender_stop(struct sender *s, int64_t deadline_ms)
 {
-	struct job *job;
-
 	pthread_mutex_lock(&s->lock);
 	s->stopping = 1;
 	s->deadline_ms = deadline_ms;
 	pthread_mutex_unlock(&s->lock);
-	wake(s->todo.fd);
+	if (eventfd_wake(s->todo.fd) == -1)
+		log_warn("event=wake error=\"%s\"", strerror(errno));
 	pthread_join(s->thread, NULL);
-	while ((job = s->done.head) != NULL) {
-		s->done.head = job->next;
-		free(job);
-	}
+	jobs_free(&s->done.jobs);
 	close(s->todo.fd);
 	close(s->done.fd);
 	pthread_mutex_destroy(&s->lock);

@@ -145,7 +145,6 @@ spool_close(struct spool *sp)
 void
 spool_submit(struct spool *sp, struct job *job)
 {
-	uint64_t one = 1;
 	int first;
 
 	job->next = NULL;
@@ -168,8 +167,7 @@ spool_submit(struct spool *sp, struct job *job)
 	 * it reads the wake-up before it takes the queue, so it takes the
 	 * jobs that come after that one too.
 	 */
-	if (first && write(sp->wake_fd, &one, sizeof(one)) == -1 &&
-	    errno != EAGAIN)
+	if (first && eventfd_wake(sp->wake_fd) == -1)
 		log_warn("event=wake error=\"%s\"", strerror(errno));
 }
 
@@ -183,9 +181,8 @@ static struct job *
 take_jobs(struct spool *sp)
 {
 	struct job *jobs;
-	uint64_t n;
 
-	if (read(sp->wake_fd, &n, sizeof(n)) == -1 && errno != EAGAIN)
+	if (eventfd_clear(sp->wake_fd) == -1)
 		log_warn("event=wake error=\"%s\"", strerror(errno));
 	pthread_mutex_lock(&sp->lock);
 	jobs = sp->head;
