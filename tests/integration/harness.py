@@ -147,6 +147,15 @@ class Cluster:
         with open(self.conf, "w") as f:
             f.write("\n".join(lines) + "\n" + body + "\n")
 
+    def edit_conf(self, old, new):
+        """Change the config file in place (a daemon reads it on SIGHUP or
+        at its next start)."""
+        with open(self.conf) as f:
+            text = f.read()
+        assert old in text, old
+        with open(self.conf, "w") as f:
+            f.write(text.replace(old, new))
+
     def base(self):
         return "http://127.0.0.1:%d" % self.port
 

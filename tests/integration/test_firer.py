@@ -207,9 +207,7 @@ def test_scheduled_deliveries_keep_their_rule_version():
         c.start_all()
         convert(c)
         c.wait_log("firer-0", "event=scheduled")
-        text = open(c.conf).read().replace("/old", "/new")
-        with open(c.conf, "w") as f:
-            f.write(text)
+        c.edit_conf("/old", "/new")
         c.procs["firer-0"].send_signal(signal.SIGHUP)
         c.wait_log("firer-0", "event=reload result=ok")
         convert(c)

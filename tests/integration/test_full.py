@@ -70,10 +70,7 @@ def test_firer_map_full():
                 txs.append(tx)
             assert len(txs) < 5000, "the firer's map never filled"
         # Room: a bigger map, and everything answered is delivered.
-        text = open(c.conf).read().replace("firer map-size 1M",
-                                           "firer map-size 64M")
-        with open(c.conf, "w") as f:
-            f.write(text)
+        c.edit_conf("firer map-size 1M", "firer map-size 64M")
         assert c.stop("firer") == 0
         c.start("firer")
         deadline = time.monotonic() + 60

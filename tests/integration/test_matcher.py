@@ -157,10 +157,7 @@ def test_full_map_stops_input_then_recovers():
         while "event=store_full" not in c.log_text("matcher-0"):
             txs.extend(click(c) for _ in range(500))
             assert len(txs) < 20000, "the map never filled"
-        text = open(c.conf).read().replace("matcher map-size 1M",
-                                           "matcher map-size 64M")
-        with open(c.conf, "w") as f:
-            f.write(text)
+        c.edit_conf("matcher map-size 1M", "matcher map-size 64M")
         assert c.stop("matcher") == 0
         c.start("matcher")
         for tx in (txs[0], txs[-1]):
