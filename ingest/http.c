@@ -28,13 +28,16 @@
 /*
  * Per connection: libmicrohttpd zeroes its whole pool after each request,
  * so an idle keep-alive connection costs this much resident memory (8 KiB:
- * about 90 MB for 10,000).  The request line and the headers must fit in
- * it, else 414 or 431; a browser's click (no cookie on a tracking domain,
- * an origin-only Referer) and a postback use far less.  With 4 KiB,
- * libmicrohttpd has no room left to answer an oversize request at all:
- * the client waits for the timeout.
+ * about 90 MB for 10,000).  The request line, the headers (56 bytes of
+ * bookkeeping each, and each query parameter as much) and the answer's
+ * header (the Location) must all fit in it.  With 4 KiB (53 MB for
+ * 10,000) a browser's click with ten parameters and a 1.5 KB landing URL
+ * had its connection closed unanswered, and with 0.9.75 a request whose
+ * parameters overflow the pool hangs until the timeout; so 8 KiB.
  */
 #define HTTP_CONN_MEMORY	(8 * 1024)
+#define HTTP_PARAM_COST		64	/* its record in the pool, aligned */
+#define HTTP_QUERY_ROOM		(HTTP_CONN_MEMORY - 2048)
 
 enum request_state {
 	RQ_NEW,		/* headers seen, body may follow */
@@ -47,7 +50,8 @@ struct request {
 	struct MHD_Connection	*conn;
 	enum request_state	 state;
 	enum endpoint		 endpoint;
-	int			 early_status;	/* 405, 413, 415 */
+	int			 early_status;	/* 400, 405, 413, 415 */
+	int			 begun;
 	int			 post;
 	struct buf		 body;
 	struct answer		 ans;
@@ -311,11 +315,51 @@ early_answer(struct request *req)
 		    "GET, POST" : req->endpoint == EP_HEALTHZ ? "GET, HEAD" :
 		    "GET";
 		break;
+	case 400:
+		answer_set(&req->ans, 400, "error=too_many_parameters max=%d",
+		    INGEST_PARAMS_MAX);
+		break;
+	case 414:
+		answer_set(&req->ans, 414, "error=uri_too_long");
+		break;
 	default:
 		answer_set(&req->ans, 413, "error=request_too_large");
 		break;
 	}
 	return respond(req);
+}
+
+/*
+ * Before libmicrohttpd splits the query.  0.9.75 stalls a connection
+ * whose query parameters overflow its pool (it queues a 431, then goes on
+ * waiting for headers until the timeout), so a query that would is cut
+ * off here and the request answered 400 or 414 instead.  Each parameter
+ * takes HTTP_PARAM_COST of the pool, beside the request line itself; the
+ * URI is libmicrohttpd's own read buffer.
+ */
+static void *
+on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct request *req = xcalloc(1, sizeof(*req));
+	char *query = strchr(uri, '?');
+	size_t n = 1;
+	const char *p;
+
+	(void)conn;
+	req->http = cls;
+	buf_init(&req->body);
+	__atomic_fetch_add(&req->http->active, 1, __ATOMIC_RELAXED);
+	if (query == NULL)
+		return req;
+	for (p = query; (p = strchr(p + 1, '&')) != NULL; )
+		n++;
+	if (n > INGEST_PARAMS_MAX)
+		req->early_status = 400;
+	else if (strlen(uri) + n * HTTP_PARAM_COST > HTTP_QUERY_ROOM)
+		req->early_status = 414;
+	if (req->early_status)
+		query[1] = '\0';
+	return req;
 }
 
 static enum MHD_Result
@@ -325,14 +369,11 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 {
 	struct request *req = *con_cls;
 
+	(void)cls;
 	(void)version;
-	if (req == NULL) {
-		req = xcalloc(1, sizeof(*req));
-		req->http = cls;
+	if (!req->begun) {
+		req->begun = 1;
 		req->conn = conn;
-		buf_init(&req->body);
-		__atomic_fetch_add(&req->http->active, 1, __ATOMIC_RELAXED);
-		*con_cls = req;
 		begin_request(req, url, method);
 		/* Refuse an oversize body before it is sent at all. */
 		if (req->early_status == 413)
@@ -442,6 +483,7 @@ start_one(struct http *h, const char *addr)
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
 	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
 	    MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
 	    MHD_OPTION_END);
 }
