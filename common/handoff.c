@@ -17,6 +17,7 @@ struct dest {
 	struct bus_sock	*sock;
 	char		*endpoint;
 	uint64_t	 next;		/* next seq, committed */
+	uint64_t	 synced;	/* next seq, committed and synced */
 	uint64_t	 tentative;	/* next seq, in the open transaction */
 	uint64_t	 acked;		/* highest seq acknowledged */
 	uint64_t	 deleted;	/* highest seq deleted from the store */
@@ -40,6 +41,8 @@ struct outbox {
 	int64_t		 held_since_ms;	/* oldest record held (0: none) */
 	int		 held;		/* the last flush kept records back */
 	int		 urgent;	/* send at the next flush */
+	int		 after_sync;	/* send only what is synced */
+	int64_t		 unsynced_since_ms; /* oldest commit not synced */
 };
 
 static void
@@ -110,7 +113,7 @@ load_dest(struct outbox *ob, struct store_txn *txn, unsigned d)
 	store_cursor_close(c);
 	if (last + 1 > next)
 		next = last + 1;
-	dst->next = dst->tentative = next;
+	dst->next = dst->tentative = dst->synced = next;
 	dst->acked = first ? first - 1 : next - 1;
 	dst->deleted = dst->sent = dst->acked;
 	return 0;
@@ -256,11 +259,41 @@ outbox_committed(struct outbox *ob)
 {
 	unsigned d;
 
-	for (d = 0; d < ob->ndests; d++)
+	for (d = 0; d < ob->ndests; d++) {
+		if (ob->after_sync && ob->unsynced_since_ms == 0 &&
+		    ob->dests[d].tentative != ob->dests[d].next)
+			ob->unsynced_since_ms = mono_ms();
 		ob->dests[d].next = ob->dests[d].tentative;
+		if (!ob->after_sync)
+			ob->dests[d].synced = ob->dests[d].next;
+	}
 	ob->bytes = ob->tentative_bytes;
 	if (ob->hold_ms > 0 && ob->held_since_ms == 0)
 		ob->held_since_ms = mono_ms();
+}
+
+void
+outbox_send_after_sync(struct outbox *ob)
+{
+	store_sync(ob->store);
+	outbox_synced(ob);
+	ob->after_sync = 1;
+}
+
+void
+outbox_synced(struct outbox *ob)
+{
+	unsigned d;
+
+	for (d = 0; d < ob->ndests; d++)
+		ob->dests[d].synced = ob->dests[d].next;
+	ob->unsynced_since_ms = 0;
+}
+
+int64_t
+outbox_unsynced_since(const struct outbox *ob)
+{
+	return ob->unsynced_since_ms;
 }
 
 void
@@ -293,7 +326,7 @@ holding(const struct outbox *ob, const struct dest *dst, int64_t now)
 {
 	return !ob->urgent && ob->held_since_ms != 0 &&
 	    now - ob->held_since_ms < ob->hold_ms &&
-	    dst->next - 1 - dst->sent < ob->hold_records;
+	    dst->synced - 1 - dst->sent < ob->hold_records;
 }
 
 void
@@ -325,7 +358,7 @@ build_batch(struct outbox *ob, struct store_txn *txn, unsigned d)
 	outbox_key(key, d, want);
 	rc = store_cursor_seek(c, key, sizeof(key), &k, &v);
 	while (rc == STORE_OK && count < OUTBOX_BATCH_RECORDS &&
-	    body.len < OUTBOX_BATCH_BYTES && want < dst->next) {
+	    body.len < OUTBOX_BATCH_BYTES && want < dst->synced) {
 		outbox_key(key, d, want);
 		if (k.len != sizeof(key) || memcmp(k.data, key, sizeof(key)))
 			break;	/* a hole: should not happen, resend later */
@@ -358,7 +391,7 @@ flush_dest(struct outbox *ob, unsigned d, int64_t now)
 		    (unsigned long long)dst->sent);
 		dst->sent = dst->acked;
 	}
-	while (dst->sent + 1 < dst->next &&
+	while (dst->sent + 1 < dst->synced &&
 	    dst->sent - dst->acked < OUTBOX_WINDOW && !holding(ob, dst, now)) {
 		if (txn == NULL && store_begin(ob->store, 0, &txn) != STORE_OK)
 			return;
@@ -383,7 +416,7 @@ outbox_flush(struct outbox *ob)
 	for (d = 0; d < ob->ndests; d++) {
 		flush_dest(ob, d, now);
 		ob->held |= holding(ob, &ob->dests[d], now) &&
-		    ob->dests[d].sent + 1 < ob->dests[d].next;
+		    ob->dests[d].sent + 1 < ob->dests[d].synced;
 	}
 	if (!ob->held) {
 		ob->held_since_ms = 0;
@@ -619,9 +652,38 @@ inbox_applied(struct store_txn *txn, int db, const char *sender,
 /* One message from a sender, with the ack it will get. */
 struct inmsg {
 	char		 peer[BUS_PEER_MAX + 1];
+	char		 sender[WIRE_SENDER_MAX + 1];
 	struct buf	 data;
 	struct buf	 ack;
+	struct buf	 verdicts;
+	uint32_t	 nverdicts;
+	uint64_t	 last;		/* the sender's records applied */
 	int		 valid;
+	int		 gap;
+};
+
+/* What a sender was told, when acknowledgements wait for a sync. */
+struct peer_ack {
+	char		 sender[WIRE_SENDER_MAX + 1];
+	char		 peer[BUS_PEER_MAX + 1];
+	uint64_t	 applied;	/* committed */
+	uint64_t	 acked;		/* safe to acknowledge */
+	int		 waiting;	/* records applied wait for the sync */
+	struct peer_ack	*next;
+};
+
+struct inbox {
+	struct store		*store;
+	int			 db;
+	int			 dead_db;
+	struct bus_sock		*router;
+	char			*self;
+	const struct inbox_ops	*ops;
+	void			*arg;
+	struct outbox		*ob;
+	int64_t			 sync_ms;	/* 0: sync each durable commit */
+	int64_t			 unsynced_since_ms;
+	struct peer_ack		*peers;
 };
 
 static void
@@ -660,12 +722,13 @@ decode_records(struct wire_reader *r, const struct inbox_ops *ops,
 }
 
 static void
-build_ack(struct inmsg *in, const char *self, uint64_t last,
+build_ack(struct buf *ack, const char *self, uint64_t last,
     uint32_t nverdicts, const struct buf *verdicts)
 {
-	buf_reset(&in->ack);
-	wire_put_envelope(&in->ack, MSG_ACK, self, last, nverdicts);
-	buf_add(&in->ack, verdicts->data, verdicts->len);
+	buf_reset(ack);
+	wire_put_envelope(ack, MSG_ACK, self, last, nverdicts);
+	if (verdicts != NULL)
+		buf_add(ack, verdicts->data, verdicts->len);
 }
 
 static int
@@ -678,8 +741,8 @@ apply_records(struct store_txn *txn, const struct inbox_ops *ops, void *arg,
 
 	for (i = skip; i < e->count; i++) {
 		memset(&v, 0, sizeof(v));
-		if (ops->apply(arg, txn, records + i * ops->size, &v,
-		    durable) == -1)
+		if (ops->apply(arg, txn, records + i * ops->size, e->sender,
+		    e->seq + i, &v, durable) == -1)
 			return -1;
 		if (v.result != 0) {
 			v.seq = e->seq + i;
@@ -719,10 +782,9 @@ apply_message(struct store_txn *txn, int db, int dead_db, const char *self,
 {
 	struct wire_reader r;
 	struct envelope e;
-	struct buf verdicts;
 	char *records;
 	uint64_t base, last;
-	uint32_t i, skip = 0, nverdicts = 0;
+	uint32_t i, skip = 0;
 	int rc = 0, gap, dead;
 
 	wire_reader_init(&r, in->data.data, in->data.len);
@@ -734,7 +796,6 @@ apply_message(struct store_txn *txn, int db, int dead_db, const char *self,
 	records = xcalloc(e.count ? e.count : 1, ops->size);
 	for (i = 0; i < e.count; i++)
 		ops->init(records + i * ops->size);
-	buf_init(&verdicts);
 	dead = decode_records(&r, ops, records, e.count) == -1;
 	if (dead && dead_db < 0) {
 		log_malformed(in->peer, "bad record");
@@ -746,59 +807,188 @@ apply_message(struct store_txn *txn, int db, int dead_db, const char *self,
 		rc = keep_dead(txn, dead_db, &e, in);
 	else if (gap == 0 && !dead)
 		rc = apply_records(txn, ops, arg, &e, records, skip,
-		    &verdicts, &nverdicts, durable);
+		    &in->verdicts, &in->nverdicts, durable);
 	last = gap ? inbox_last(txn, db, e.sender) : e.seq + e.count - 1;
 	if (gap == 0 && rc == 0 && skip < e.count)
 		rc = inbox_applied(txn, db, e.sender, last);
-	build_ack(in, self, last, nverdicts, &verdicts);
+	memcpy(in->sender, e.sender, sizeof(in->sender));
+	in->last = last;
+	in->gap = gap != 0;
+	build_ack(&in->ack, self, last, in->nverdicts, &in->verdicts);
 done:
 	for (i = 0; i < e.count; i++)
 		ops->release(records + i * ops->size);
 	free(records);
-	buf_free(&verdicts);
 	return rc;
 }
 
+static struct peer_ack *
+peer_find(struct inbox *ib, const char *sender)
+{
+	struct peer_ack *p;
+
+	for (p = ib->peers; p; p = p->next)
+		if (strcmp(p->sender, sender) == 0)
+			return p;
+	p = xcalloc(1, sizeof(*p));
+	snprintf(p->sender, sizeof(p->sender), "%s", sender);
+	p->next = ib->peers;
+	ib->peers = p;
+	return p;
+}
+
+/*
+ * After an unsynced commit: what each sender may be told.  Records whose
+ * commit must be synced (or that follow such, for acks are cumulative)
+ * are acknowledged by inbox_sync(); verdicts go at once, with the ack of
+ * what is safe so far.  Returns whether in's ack is worth sending now.
+ */
+static int
+ack_lazily(struct inbox *ib, struct inmsg *in, int durable)
+{
+	struct peer_ack *p = peer_find(ib, in->sender);
+
+	snprintf(p->peer, sizeof(p->peer), "%s", in->peer);
+	if (in->gap) {
+		/* Nothing of it applied by us yet: the store's is synced. */
+		if (p->applied == 0)
+			p->applied = p->acked = in->last;
+	} else {
+		if (in->last > p->applied)
+			p->applied = in->last;
+		if (durable)
+			p->waiting = 1;
+	}
+	if (!p->waiting)
+		p->acked = p->applied;
+	else if (ib->unsynced_since_ms == 0)
+		ib->unsynced_since_ms = mono_ms();
+	build_ack(&in->ack, ib->self, p->acked, in->nverdicts, &in->verdicts);
+	/* A resend is answered at once: its sender missed an ack. */
+	return in->nverdicts > 0 || in->gap || !p->waiting;
+}
+
 static void
-apply_batch(struct store *store, int db, int dead_db, struct bus_sock *router,
-    const char *self, const struct inbox_ops *ops, void *arg,
-    struct outbox *ob, struct inmsg *msgs, int n)
+apply_batch(struct inbox *ib, struct inmsg *msgs, int n)
 {
 	struct store_txn *txn;
 	int i, durable = 0, rc;
 
-	if ((rc = store_begin(store, 1, &txn)) != STORE_OK)
+	if ((rc = store_begin(ib->store, 1, &txn)) != STORE_OK)
 		return;
 	for (i = 0; i < n && rc == STORE_OK; i++)
-		if (apply_message(txn, db, dead_db, self, ops, arg, &msgs[i],
-		    &durable) == -1)
+		if (apply_message(txn, ib->db, ib->dead_db, ib->self, ib->ops,
+		    ib->arg, &msgs[i], &durable) == -1)
 			rc = STORE_ERROR;
 	if (rc == STORE_OK)
-		rc = store_commit(txn, durable);
+		rc = store_commit(txn, durable && ib->sync_ms == 0);
 	else
 		store_abort(txn);
 	if (rc != STORE_OK) {
-		if (ob)
-			outbox_aborted(ob);
+		if (ib->ob)
+			outbox_aborted(ib->ob);
 		log_error("event=apply result=failed messages=%d", n);
 		return;
 	}
-	if (ob)
-		outbox_committed(ob);
-	for (i = 0; i < n; i++)
-		if (msgs[i].valid && bus_send(router, msgs[i].peer,
-		    msgs[i].ack.data, msgs[i].ack.len) == -1)
+	if (ib->ob)
+		outbox_committed(ib->ob);
+	for (i = 0; i < n; i++) {
+		if (!msgs[i].valid)
+			continue;
+		if (ib->sync_ms > 0 && !ack_lazily(ib, &msgs[i], durable))
+			continue;
+		if (bus_send(ib->router, msgs[i].peer, msgs[i].ack.data,
+		    msgs[i].ack.len) == -1)
 			log_debug("event=ack result=unsent peer=%s",
 			    msgs[i].peer);
+	}
+}
+
+struct inbox *
+inbox_open(struct store *store, int senders_db, int dead_db,
+    struct bus_sock *router, const char *self, const struct inbox_ops *ops,
+    void *arg, struct outbox *ob, int64_t sync_ms)
+{
+	struct inbox *ib = xcalloc(1, sizeof(*ib));
+
+	ib->store = store;
+	ib->db = senders_db;
+	ib->dead_db = dead_db;
+	ib->router = router;
+	ib->self = xstrdup(self);
+	ib->ops = ops;
+	ib->arg = arg;
+	ib->ob = ob;
+	ib->sync_ms = sync_ms;
+	if (sync_ms > 0) {
+		/* What is in the store is durable before anything is acked. */
+		store_sync(store);
+		if (ob != NULL)
+			outbox_send_after_sync(ob);
+	}
+	return ib;
 }
 
 void
-inbox_serve(struct store *store, int db, int dead_db, struct bus_sock *router,
-    const char *self, const struct inbox_ops *ops, void *arg,
-    struct outbox *ob)
+inbox_close(struct inbox *ib)
+{
+	struct peer_ack *p;
+
+	if (ib == NULL)
+		return;
+	inbox_sync(ib);
+	while ((p = ib->peers) != NULL) {
+		ib->peers = p->next;
+		free(p);
+	}
+	free(ib->self);
+	free(ib);
+}
+
+int64_t
+inbox_sync_ms(const struct inbox *ib)
+{
+	int64_t since = ib->unsynced_since_ms, left;
+
+	if (ib->ob && outbox_unsynced_since(ib->ob) != 0 &&
+	    (since == 0 || outbox_unsynced_since(ib->ob) < since))
+		since = outbox_unsynced_since(ib->ob);
+	if (since == 0)
+		return -1;
+	left = since + ib->sync_ms - mono_ms();
+	return left > 0 ? left : 0;
+}
+
+void
+inbox_sync(struct inbox *ib)
+{
+	struct peer_ack *p;
+	struct buf ack;
+
+	if (inbox_sync_ms(ib) < 0)
+		return;
+	store_sync(ib->store);
+	ib->unsynced_since_ms = 0;
+	if (ib->ob)
+		outbox_synced(ib->ob);
+	buf_init(&ack);
+	for (p = ib->peers; p; p = p->next) {
+		if (!p->waiting)
+			continue;
+		p->waiting = 0;
+		p->acked = p->applied;
+		build_ack(&ack, ib->self, p->acked, 0, NULL);
+		if (bus_send(ib->router, p->peer, ack.data, ack.len) == -1)
+			log_debug("event=ack result=unsent peer=%s", p->peer);
+	}
+	buf_free(&ack);
+}
+
+void
+inbox_serve(struct inbox *ib)
 {
 	struct inmsg msgs[INBOX_BATCH_MSGS];
-	int n = 0, i, max = ops->max_msgs;
+	int n = 0, i, max = ib->ops->max_msgs;
 
 	if (max <= 0 || max > INBOX_BATCH_MSGS)
 		max = INBOX_BATCH_MSGS;
@@ -806,17 +996,20 @@ inbox_serve(struct store *store, int db, int dead_db, struct bus_sock *router,
 	while (n < max) {
 		buf_init(&msgs[n].data);
 		buf_init(&msgs[n].ack);
-		if (bus_recv(router, msgs[n].peer, &msgs[n].data) != 1) {
+		buf_init(&msgs[n].verdicts);
+		if (bus_recv(ib->router, msgs[n].peer, &msgs[n].data) != 1) {
 			buf_free(&msgs[n].data);
+			buf_free(&msgs[n].ack);
+			buf_free(&msgs[n].verdicts);
 			break;
 		}
 		n++;
 	}
 	if (n > 0)
-		apply_batch(store, db, dead_db, router, self, ops, arg, ob,
-		    msgs, n);
+		apply_batch(ib, msgs, n);
 	for (i = 0; i < n; i++) {
 		buf_free(&msgs[i].data);
 		buf_free(&msgs[i].ack);
+		buf_free(&msgs[i].verdicts);
 	}
 }

@@ -70,6 +70,14 @@ void		 outbox_flush(struct outbox *);
 void		 outbox_hold(struct outbox *, uint32_t records, int64_t ms);
 void		 outbox_urge(struct outbox *);
 int64_t		 outbox_held_ms(const struct outbox *);
+/*
+ * Send only records whose commit is synced (syncs the store once now);
+ * outbox_synced() says a sync covered every commit so far, and
+ * outbox_unsynced_since() when the oldest commit not synced was (0: none).
+ */
+void		 outbox_send_after_sync(struct outbox *);
+void		 outbox_synced(struct outbox *);
+int64_t		 outbox_unsynced_since(const struct outbox *);
 /* Read and apply acks from every destination socket. */
 void		 outbox_read_acks(struct outbox *, outbox_verdict_fn, void *);
 /* Bytes of the records in the outbox (the open transaction's too). */
@@ -100,7 +108,8 @@ int		 inbox_accept(struct store_txn *, int senders_db,
 		    uint32_t count, uint32_t *skip);
 /*
  * How a receiver decodes and applies the records of one message type.
- * apply() works in the open write transaction; it fills the verdict (or
+ * apply() works in the open write transaction, told the record's sender
+ * and sequence (which name it for good: a resend has the same); it fills the verdict (or
  * leaves v->result 0 for none) and sets *durable when the commit must be
  * synced.  It returns -1 to abort the whole transaction (nothing is then
  * acknowledged, and the senders send it all again).
@@ -112,22 +121,39 @@ struct inbox_ops {
 	void		(*release)(void *);
 	int		(*decode)(struct wire_reader *, void *);
 	int		(*apply)(void *arg, struct store_txn *, void *record,
+			    const char *sender, uint64_t seq,
 			    struct verdict *, int *durable);
 	int		 max_msgs;	/* per transaction (at most 16) */
 };
 
 /*
- * Read the messages waiting on router (a ROUTER socket), apply them in
- * one transaction, commit, then acknowledge each to its sender.  self is
- * the receiver's id; outbox, when not NULL, is told of the commit.  A
- * message whose records cannot be decoded is kept whole in dead_db
- * (key: sender, 0, first seq as be64) and acknowledged, so that one bad
- * message never stops a sender's stream.
+ * The receiving end of one ROUTER socket.  inbox_serve() reads the
+ * messages waiting on router, applies them in one transaction, commits,
+ * then acknowledges each to its sender.  self is the receiver's id;
+ * outbox, when not NULL, is told of the commit.  A message whose records
+ * cannot be decoded is kept whole in dead_db (key: sender, 0, first seq
+ * as be64) and acknowledged, so that one bad message never stops a
+ * sender's stream.
+ *
+ * sync_ms 0: a commit that apply() marks durable is synced before the
+ * acks.  sync_ms > 0 (group sync): it is committed unsynced, its verdicts
+ * are sent at once with an ack of only what is safe, and inbox_sync()
+ * syncs at most sync_ms later and then acknowledges the rest; the outbox
+ * then sends only what is synced, so that a record another process has
+ * seen is never lost with a power cut (its sequence number would be
+ * reused for another).
  */
-void		 inbox_serve(struct store *, int senders_db, int dead_db,
+struct inbox;
+struct inbox	*inbox_open(struct store *, int senders_db, int dead_db,
 		    struct bus_sock *router, const char *self,
-		    const struct inbox_ops *, void *arg, struct outbox *);
-
+		    const struct inbox_ops *, void *arg, struct outbox *,
+		    int64_t sync_ms);
+void		 inbox_serve(struct inbox *);
+/* When inbox_sync() is due: ms from now (0: now), -1 when nothing waits. */
+int64_t		 inbox_sync_ms(const struct inbox *);
+void		 inbox_sync(struct inbox *);
+/* Syncs and acknowledges what waits first. */
+void		 inbox_close(struct inbox *);
 /* Record that sender's records up to last are applied. */
 int		 inbox_applied(struct store_txn *, int senders_db,
 		    const char *sender, uint64_t last);

@@ -98,6 +98,25 @@ count_in_ms(int64_t time_ms)
 }
 
 void
+txid_derive(char *out, unsigned shard, int64_t time_ms, uint64_t seed)
+{
+	uint64_t v = seed;
+	int i;
+
+	if (time_ms < 0)
+		time_ms = 0;
+	put_base36(out, TIME_DIGITS, (uint64_t)time_ms);
+	put_base36(out + TIME_DIGITS, SHARD_DIGITS, shard % (TXID_SHARD_MAX + 1));
+	/* 17 digits from the seed, stretched by a 64-bit LCG (MMIX). */
+	for (i = 0; i < COUNT_DIGITS + RANDOM_DIGITS; i++) {
+		v = v * 6364136223846793005ULL + 1442695040888963407ULL;
+		out[TIME_DIGITS + SHARD_DIGITS + i] = digits36[(v >> 33) % 36];
+	}
+	compute_check(out, out + BODY_LEN);
+	out[TXID_LEN] = '\0';
+}
+
+void
 txid_generate(char *out, unsigned shard, int64_t time_ms)
 {
 	if (time_ms < 0)

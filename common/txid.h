@@ -28,6 +28,9 @@
 
 /* Write a new id (TXID_LEN characters and a NUL) into out. */
 void		txid_generate(char *out, unsigned shard, int64_t time_ms);
+/* The same form, its other digits following from seed alone. */
+void		txid_derive(char *out, unsigned shard, int64_t time_ms,
+		    uint64_t seed);
 /*
  * Check an id as received; on success write its canonical (lowercase)
  * form into out and return 0, else return -1.

@@ -65,9 +65,13 @@ int64_t	rule_retry_delay(const struct rule *, uint32_t attempt);
 struct sched	*sched_open(struct daemon *);
 void		 sched_close(struct sched *);
 struct store	*sched_store(struct sched *);
-/* In the caller's write transaction: a new delivery of ev by rule. */
+/*
+ * In the caller's write transaction: a new delivery of ev by rule; ev is
+ * the record seq of sender, which with the rule makes the postback_id.
+ */
 int		 sched_add(struct sched *, struct store_txn *,
-		    const struct rule *, const struct event *);
+		    const struct rule *, const struct event *,
+		    const char *sender, uint64_t seq);
 /*
  * Due deliveries (due_ms <= now), oldest first: look() sees each one's
  * id and host hash (0: unknown) and says whether to read it; take() gets

@@ -22,6 +22,14 @@
 #define FIRER_BATCH		128	/* deliveries taken off at a time */
 #define FIRER_SCAN_MS		50	/* look at the schedule at least this often */
 #define FIRER_FRESH_MS		2	/* and this soon after new events */
+/*
+ * Group sync: events are scheduled (and their deliveries may start) at
+ * once, synced and acknowledged to the matchers up to this much later.
+ * An event lost with a power cut before that is sent again by its
+ * matcher: its postbacks may go twice, with the same postback_id (made
+ * from the event's sender and sequence and the rule).
+ */
+#define FIRER_SYNC_MS		10
 #define FIRER_BUSY_RUN		256	/* then stop looking for now */
 #define FIRER_ID_BUCKETS	512
 #define FIRER_HOST_BUCKETS	64
@@ -156,8 +164,8 @@ event_decode(struct wire_reader *r, void *p)
 
 /* An event from a matcher: one delivery per matching rule. */
 static int
-event_apply(void *arg, struct store_txn *txn, void *p, struct verdict *v,
-    int *durable)
+event_apply(void *arg, struct store_txn *txn, void *p, const char *sender,
+    uint64_t seq, struct verdict *v, int *durable)
 {
 	struct firer *f = arg;
 	const struct conf *conf = f->daemon->conf;
@@ -171,7 +179,8 @@ event_apply(void *arg, struct store_txn *txn, void *p, struct verdict *v,
 		return -1;
 	for (i = 0; i < conf->nrules; i++)
 		if (rule_matches(&conf->rules[i], ev) &&
-		    sched_add(f->sched, txn, &conf->rules[i], ev) != STORE_OK)
+		    sched_add(f->sched, txn, &conf->rules[i], ev, sender,
+		    seq) != STORE_OK)
 			return -1;
 	return 0;
 }
@@ -715,14 +724,17 @@ wait_for(int a, int b, int64_t timeout_ms)
  * and every FIRER_SCAN_MS for the delays that end.
  */
 static void
-wait_turn(struct firer *f, struct bus_sock *router)
+wait_turn(struct firer *f, struct bus_sock *router, struct inbox *ib)
 {
-	int64_t now = mono_ms(), until = f->next_scan_ms;
+	int64_t now = mono_ms(), until = f->next_scan_ms,
+	    sync = inbox_sync_ms(ib);
 
 	if (f->fresh && f->last_scan_ms + FIRER_FRESH_MS < until)
 		until = f->last_scan_ms + FIRER_FRESH_MS;
 	if (f->nlanded > 0 && f->retry_log_ms < until)
 		until = f->retry_log_ms;
+	if (sync >= 0 && now + sync < until)
+		until = now + sync;
 	if (until > now + FIRER_POLL_MS)
 		until = now + FIRER_POLL_MS;
 	/* While the store refuses, nothing is read ahead: no hurry. */
@@ -736,6 +748,9 @@ run(struct firer *f, struct bus_sock *router)
 {
 	struct flight *go[FIRER_BATCH];
 	int64_t deadline, next_chores = 0;
+	struct inbox *ib = inbox_open(sched_store(f->sched), DB_SENDERS,
+	    DB_DEAD, router, f->daemon->sender_id, &event_ops, f, NULL,
+	    FIRER_SYNC_MS);
 
 	while (!daemon_stopping) {
 		if (daemon_reloading) {
@@ -746,12 +761,14 @@ run(struct firer *f, struct bus_sock *router)
 			chores(f);
 			next_chores = mono_ms() + 1000;
 		}
-		wait_turn(f, router);
-		inbox_serve(sched_store(f->sched), DB_SENDERS, DB_DEAD, router,
-		    f->daemon->sender_id, &event_ops, f, NULL);
+		wait_turn(f, router, ib);
+		inbox_serve(ib);
+		if (inbox_sync_ms(ib) == 0)
+			inbox_sync(ib);
 		land(f);
 		commit_turn(f, go, take_off(f, go));
 	}
+	inbox_close(ib);
 	/* Drain: let requests on the wire finish; the rest stay scheduled. */
 	deadline = mono_ms() + FIRER_DRAIN_MS;
 	while (f->nflights > 0 && mono_ms() < deadline) {

@@ -134,14 +134,25 @@ put_scheduled(struct store_txn *txn, const struct delivery *d,
 
 int
 sched_add(struct sched *s, struct store_txn *txn, const struct rule *r,
-    const struct event *ev)
+    const struct event *ev, const char *sender, uint64_t seq)
 {
 	struct delivery d;
 	int64_t now = now_ms();
+	unsigned char be[8];
+	uint64_t h;
 	int rc;
 
 	memset(&d, 0, sizeof(d));
-	txid_generate(d.postback_id, (unsigned)s->instance, now);
+	/*
+	 * The id follows from what the event is (its sender and sequence)
+	 * and the rule: an event received again after a power cut, before
+	 * our sync, makes the same postback_id, which receivers dedupe.
+	 */
+	wire_be64_put(be, seq);
+	h = fnv1a(FNV1A_INIT, sender, strlen(sender) + 1);
+	h = fnv1a(h, be, sizeof(be));
+	h = fnv1a(h, r->name, strlen(r->name));
+	txid_derive(d.postback_id, (unsigned)s->instance, ev->time_ms, h);
 	d.rule = r->name;
 	d.attempt = 1;
 	d.due_ms = now + r->delay_ms + (r->nretry ? r->retry_ms[0] : 0);

@@ -314,12 +314,11 @@ store_jobs(struct spool *sp, struct job *jobs)
 		if (rc != STORE_OK)
 			break;
 		/*
-		 * A conversion answered with its verdict is durable at the
-		 * matcher by then (it syncs before it acknowledges); one
-		 * answered without (a pixel) must be synced here first.
-		 * expire_waiting() syncs before any 202.
+		 * A conversion is answered only once it is synced here
+		 * (DESIGN §2): the matcher commits at once and syncs a few
+		 * milliseconds later, for all senders together.
 		 */
-		durable |= job->conversion && !job->wait;
+		durable |= job->conversion;
 		if (job->conversion)
 			outbox_urge(sp->outbox);
 	}

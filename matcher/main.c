@@ -13,6 +13,14 @@
 #include "matcher.h"
 
 #define MATCHER_POLL_MS		100
+/*
+ * Group sync: what the matcher applies is committed at once and its
+ * verdicts sent, but synced (and only then acknowledged, and its events
+ * sent on to the firers) up to this much later, one fdatasync for all
+ * shards' worth of traffic in that time.  Each conversion is already
+ * synced in the ingest's spool before it is answered.
+ */
+#define MATCHER_SYNC_MS		5
 
 static const char *const db_names[DB_COUNT] = {
 	"clicks", "conversions", "senders", "outbox", "meta", "dead",
@@ -101,11 +109,13 @@ count(const struct hit *hit, const struct verdict *v, int64_t started)
 }
 
 static int
-hit_apply(void *arg, struct store_txn *txn, void *p, struct verdict *v,
-    int *durable)
+hit_apply(void *arg, struct store_txn *txn, void *p, const char *sender,
+    uint64_t seq, struct verdict *v, int *durable)
 {
 	int64_t started = mono_ms();
 
+	(void)sender;
+	(void)seq;
 	if (join_hit(arg, txn, p, v, durable) == -1)
 		return -1;
 	count(p, v, started);
@@ -143,12 +153,27 @@ ignore_verdict(void *arg, unsigned dest, struct wire_reader *r)
 	record_get_verdict(r, &v);
 }
 
+static long
+poll_timeout(struct matcher *m, struct inbox *ib)
+{
+	int64_t t = MATCHER_POLL_MS, held = outbox_held_ms(m->outbox),
+	    sync = inbox_sync_ms(ib);
+
+	if (held >= 0 && held < t)
+		t = held;
+	if (sync >= 0 && sync < t)
+		t = sync;
+	return (long)t;
+}
+
 static void
 run(struct matcher *m, struct bus_sock *router)
 {
 	struct bus_sock *socks[BUS_POLL_MAX];
 	int readable[BUS_POLL_MAX], n;
 	int64_t next_chores = 0;
+	struct inbox *ib = inbox_open(m->store, DB_SENDERS, DB_DEAD, router,
+	    m->daemon->sender_id, &hit_ops, m, m->outbox, MATCHER_SYNC_MS);
 
 	socks[0] = router;
 	n = 1 + outbox_socks(m->outbox, socks + 1, BUS_POLL_MAX - 1);
@@ -164,12 +189,15 @@ run(struct matcher *m, struct bus_sock *router)
 			daemon_reloading = 0;
 			daemon_reload(m->daemon);
 		}
-		bus_poll(socks, n, -1, MATCHER_POLL_MS, readable);
-		inbox_serve(m->store, DB_SENDERS, DB_DEAD, router,
-		    m->daemon->sender_id, &hit_ops, m, m->outbox);
+		bus_poll(socks, n, -1, poll_timeout(m, ib), readable);
+		inbox_serve(ib);
+		if (inbox_sync_ms(ib) == 0)
+			inbox_sync(ib);
 		outbox_read_acks(m->outbox, ignore_verdict, NULL);
 		outbox_flush(m->outbox);
 	}
+	inbox_close(ib);
+	outbox_flush(m->outbox);
 }
 
 int

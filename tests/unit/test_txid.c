@@ -311,6 +311,35 @@ test_grow_within_millisecond(void)
 	CHECK(txid_time_ms(id) == 1795000000999LL);
 }
 
+/*
+ * The firer's postback_id: the same seed gives the same id (an event
+ * received again after a power cut), distinct seeds distinct ids.
+ */
+static void
+test_derive(void)
+{
+	char a[TXID_LEN + 1], b[TXID_LEN + 1];
+	uint64_t seed;
+	int bad = 0, same = 0;
+
+	txid_derive(a, 7, T0, 42);
+	txid_derive(b, 7, T0, 42);
+	CHECK(strcmp(a, b) == 0);
+	CHECK(well_formed(a) && parses(a));
+	CHECK(txid_shard(a) == 7 && txid_time_ms(a) == T0);
+	for (seed = 1; seed < 10000; seed++) {
+		txid_derive(b, 7, T0, seed * 0x9e3779b97f4a7c15ULL);
+		if (!well_formed(b) || !parses(b))
+			bad++;
+		if (strcmp(a, b) == 0)
+			same++;
+		memcpy(a, b, sizeof(a));
+	}
+	CHECK(bad == 0 && same == 0);
+	txid_derive(a, 0, -1, 1);
+	CHECK(well_formed(a) && parses(a));
+}
+
 int
 main(void)
 {
@@ -323,5 +352,6 @@ main(void)
 	test_unique();
 	test_firer();
 	test_grow_within_millisecond();
+	test_derive();
 	return check_done("txid");
 }
