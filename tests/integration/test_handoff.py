@@ -1,6 +1,8 @@
 """The hand-off protocol seen from the wire: a hostile or broken sender
-talks ZeroMQ to the matcher directly."""
+talks ZeroMQ to the matcher (or a firer) directly."""
 
+import os
+import shutil
 import struct
 import time
 
@@ -8,8 +10,10 @@ import zmq
 
 from harness import Receiver, cluster_of, get, kv, main
 
-MSG_HITS, MSG_ACK = 1, 3
+MSG_HITS, MSG_EVENTS, MSG_ACK = 1, 2, 3
 WIRE_VERSION = 1
+RECORD_VERSION = 1
+EVENT_CONVERSION, STATUS_APPROVED = 3, 1
 
 
 def wire_str(s):
@@ -17,8 +21,8 @@ def wire_str(s):
     return struct.pack(">I", len(b)) + b
 
 
-def batch(sender, seq, records, base=None):
-    head = struct.pack(">BB", WIRE_VERSION, MSG_HITS) + wire_str(sender)
+def batch(sender, seq, records, base=None, kind=MSG_HITS):
+    head = struct.pack(">BB", WIRE_VERSION, kind) + wire_str(sender)
     head += struct.pack(">QI", seq, len(records))
     head += struct.pack(">Q", seq if base is None else base)
     return head + b"".join(struct.pack(">I", len(r)) + r for r in records)
@@ -35,12 +39,21 @@ def read_ack(sock):
     return seq
 
 
-def dealer(c, identity):
+def event(tx, ms, attrs):
+    out = struct.pack(">BBBq", RECORD_VERSION, EVENT_CONVERSION,
+                      STATUS_APPROVED, ms) + wire_str(tx)
+    out += struct.pack(">H", len(attrs))
+    for name, value in attrs.items():
+        out += b"\x00" + wire_str(name) + wire_str(value)
+    return out
+
+
+def dealer(c, identity, to="matcher-0"):
     ctx = zmq.Context.instance()
     s = ctx.socket(zmq.DEALER)
     s.setsockopt(zmq.LINGER, 0)
     s.setsockopt(zmq.ROUTING_ID, identity.encode())
-    s.connect("ipc://%s/matcher-0.sock" % c.dir)
+    s.connect("ipc://%s/%s.sock" % (c.dir, to))
     return s
 
 
@@ -88,6 +101,33 @@ def test_gap_is_refused_and_base_is_taken_up():
         assert all(v == 0 for v in c.stop_all().values())
 
 
+def test_event_received_again_keeps_its_postback_id():
+    """A firer that lost what it had not synced yet (a power cut: here its
+    data directory is wiped) gets the event again from its matcher: the
+    postback goes again, with the same postback_id."""
+    recv = Receiver()
+    conf = ('offer o1 url "http://127.0.0.1:9/?t={transaction_id}"\n'
+            'postback aff on conversion url "%s?t={transaction_id}'
+            '&id={postback_id}"' % recv.url("/pb"))
+    sender = "matcher-0/00000000000000aa"
+    msg = batch(sender, 1, [event("0" * 32, 1795000000123,
+                                  {"offer_id": "o1"})], kind=MSG_EVENTS)
+    with cluster_of(conf) as c:
+        ids = []
+        for _ in range(2):
+            c.start("firer")
+            s = dealer(c, sender, "firer-0")
+            s.send(msg)
+            assert read_ack(s) == 1
+            ids.append(recv.wait_for(len(ids) + 1)[-1]["query"]["id"][0])
+            s.close()
+            assert c.stop("firer") == 0
+            shutil.rmtree(os.path.join(c.dir, "data", "firer-0"))
+        assert ids[0] == ids[1] and len(ids[0]) == 32, ids
+    recv.close()
+
+
 if __name__ == "__main__":
     main([test_undecodable_batch_is_kept_and_acked,
-          test_gap_is_refused_and_base_is_taken_up])
+          test_gap_is_refused_and_base_is_taken_up,
+          test_event_received_again_keeps_its_postback_id])
