@@ -2,7 +2,9 @@
 
 import signal
 import socket
+import struct
 import subprocess
+import threading
 import time
 
 import wire
@@ -336,6 +338,32 @@ def test_oversize_and_slow_clients():
         assert all(v == 0 for v in c.stop_all().values())
 
 
+def test_clients_gone_while_clicks_wait():
+    """A click waits for its group commit in the HTTP thread; a client that
+    resets the connection meanwhile must not take the request from under
+    the spool (ASan would see it), and nothing else stops."""
+    req = b"GET /click?offer_id=o1&publisher=p HTTP/1.1\r\nHost: x\r\n\r\n"
+
+    def burst():
+        for _ in range(250):
+            s = socket.create_connection(("127.0.0.1", c.port))
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                         struct.pack("ii", 1, 0))
+            s.sendall(req * 3)
+            s.close()
+
+    with cluster_of(CONF) as c:
+        c.start_all()
+        threads = [threading.Thread(target=burst) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for _ in range(20):
+            assert get(c.base() + "/click?offer_id=o1&publisher=p")[0] == 302
+        assert all(v == 0 for v in c.stop_all().values())
+
+
 if __name__ == "__main__":
     main([test_limits, test_methods, test_one_process_per_directory,
           test_impression_and_pixel_answer_the_gif,
@@ -343,4 +371,5 @@ if __name__ == "__main__":
           test_aliases_and_extras, test_trusted_proxy_sets_client_ip,
           test_crlf_never_reaches_a_header,
           test_spool_full_answers_503_then_recovers,
-          test_kill_ingest_after_answers, test_oversize_and_slow_clients])
+          test_kill_ingest_after_answers, test_oversize_and_slow_clients,
+          test_clients_gone_while_clicks_wait])
