@@ -8,12 +8,19 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "util.h"
 
 static const char *log_name = "postline";
 static int log_verbose;
 static int log_stderr = 1;
 static int log_instance = -1;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Lines a thread holds back between log_hold() and log_release(). */
+#define LOG_HELD_MAX	(64 * 1024)
+static _Thread_local int held;
+static _Thread_local char *held_buf;
+static _Thread_local size_t held_len;
 
 static const char *const level_names[] = {
 	[LOG_LEVEL_ERROR] = "error",
@@ -51,12 +58,50 @@ log_enabled(enum log_level level)
 	return level <= LOG_LEVEL_INFO || log_verbose > 0;
 }
 
+/* The line's time, formatted once a second (per thread). */
+static const char *
+stamp_of(const struct timespec *ts)
+{
+	static _Thread_local time_t last = -1;
+	static _Thread_local char stamp[32];
+	struct tm tm;
+
+	if (ts->tv_sec != last) {
+		gmtime_r(&ts->tv_sec, &tm);
+		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+		last = ts->tv_sec;
+	}
+	return stamp;
+}
+
+static void
+write_all(const char *p, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0 && (w = write(STDERR_FILENO, p, n)) > 0) {
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+static void
+flush_held(void)
+{
+	if (held_len > 0) {
+		pthread_mutex_lock(&log_lock);
+		write_all(held_buf, held_len);
+		pthread_mutex_unlock(&log_lock);
+		held_len = 0;
+	}
+}
+
 static void
 log_emit(enum log_level level, const char *fmt, va_list ap)
 {
-	char msg[4096], stamp[32];
+	char msg[4096], line[4096 + 160];
 	struct timespec ts;
-	struct tm tm;
+	int n;
 
 	if (!log_enabled(level))
 		return;
@@ -67,19 +112,47 @@ log_emit(enum log_level level, const char *fmt, va_list ap)
 		return;
 	}
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-	pthread_mutex_lock(&log_lock);
 	if (log_instance >= 0)
-		fprintf(stderr, "%s.%03ldZ %s-%d[%ld]: level=%s %s\n", stamp,
-		    ts.tv_nsec / 1000000, log_name, log_instance,
-		    (long)getpid(), level_names[level], msg);
+		n = snprintf(line, sizeof(line), "%s.%03ldZ %s-%d[%ld]: "
+		    "level=%s %s\n", stamp_of(&ts), ts.tv_nsec / 1000000,
+		    log_name, log_instance, (long)getpid(), level_names[level],
+		    msg);
 	else
-		fprintf(stderr, "%s.%03ldZ %s[%ld]: level=%s %s\n", stamp,
-		    ts.tv_nsec / 1000000, log_name, (long)getpid(),
-		    level_names[level], msg);
-	fflush(stderr);
+		n = snprintf(line, sizeof(line), "%s.%03ldZ %s[%ld]: "
+		    "level=%s %s\n", stamp_of(&ts), ts.tv_nsec / 1000000,
+		    log_name, (long)getpid(), level_names[level], msg);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line)) {
+		n = (int)sizeof(line) - 1;
+		line[n - 1] = '\n';
+	}
+	if (held && level > LOG_LEVEL_ERROR) {
+		if (held_buf == NULL)
+			held_buf = xmalloc(LOG_HELD_MAX);
+		if (held_len + (size_t)n > LOG_HELD_MAX)
+			flush_held();
+		memcpy(held_buf + held_len, line, (size_t)n);
+		held_len += (size_t)n;
+		return;
+	}
+	flush_held();		/* keep this thread's lines in order */
+	pthread_mutex_lock(&log_lock);
+	write_all(line, (size_t)n);
 	pthread_mutex_unlock(&log_lock);
+}
+
+void
+log_hold(void)
+{
+	held = 1;
+}
+
+void
+log_release(void)
+{
+	flush_held();
+	held = 0;
 }
 
 #define LOG_FUNCTION(fn, level)				\

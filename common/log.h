@@ -29,6 +29,13 @@ void	log_error(const char *, ...) PRINTF_LIKE(1, 2);
 void	log_warn(const char *, ...) PRINTF_LIKE(1, 2);
 void	log_info(const char *, ...) PRINTF_LIKE(1, 2);
 void	log_debug(const char *, ...) PRINTF_LIKE(1, 2);
+/*
+ * A thread's lines below error go out together at log_release(), in one
+ * write: for a loop that logs a line per item (a crash loses the lines
+ * of that turn, never the items, which are in the store).
+ */
+void	log_hold(void);
+void	log_release(void);
 /* For start-up failures and broken invariants only: logs and exits 1. */
 void	fatal(const char *, ...) PRINTF_LIKE(1, 2) NORETURN;
 

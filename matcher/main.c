@@ -189,7 +189,9 @@ run(struct matcher *m, struct bus_sock *router)
 			daemon_reloading = 0;
 			daemon_reload(m->daemon);
 		}
+		log_release();
 		bus_poll(socks, n, -1, poll_timeout(m, ib), readable);
+		log_hold();
 		inbox_serve(ib);
 		if (inbox_sync_ms(ib) == 0)
 			inbox_sync(ib);
@@ -198,6 +200,7 @@ run(struct matcher *m, struct bus_sock *router)
 	}
 	inbox_close(ib);
 	outbox_flush(m->outbox);
+	log_release();
 }
 
 int

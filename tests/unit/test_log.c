@@ -425,6 +425,57 @@ test_fatal(void)
 	free(out);
 }
 
+/* Held lines go out at the release, in order; an error goes at once. */
+static void
+test_hold(void)
+{
+	char *out, *a, *b, *e;
+	size_t len;
+	int i;
+
+	log_init("testlog", 0, 1);
+	if (capture_begin() == -1) {
+		CHECK(!"cannot capture stderr");
+		return;
+	}
+	log_hold();
+	log_info("h=1");
+	log_warn("h=2");
+	out = capture_end(&len);
+	CHECK(len == 0);
+	free(out);
+	if (capture_begin() == -1) {
+		CHECK(!"cannot capture stderr");
+		return;
+	}
+	log_error("h=3");	/* the held lines before it */
+	log_info("h=4");
+	log_release();
+	log_info("h=5");
+	out = capture_end(&len);
+	CHECK(count_char(out, len, '\n') == 5);
+	a = strstr(out, "h=1");
+	b = strstr(out, "h=2");
+	e = strstr(out, "h=3");
+	CHECK(a && b && e && a < b && b < e);
+	CHECK(strstr(out, "h=4") > e && strstr(out, "h=5") > strstr(out, "h=4"));
+	free(out);
+
+	/* More than the hold buffer: written as it fills, none lost. */
+	if (capture_begin() == -1) {
+		CHECK(!"cannot capture stderr");
+		return;
+	}
+	log_hold();
+	for (i = 0; i < 2000; i++)
+		log_info("n=%d pad=%0100d", i, 0);
+	log_release();
+	out = capture_end(&len);
+	CHECK(count_char(out, len, '\n') == 2000);
+	CHECK(strstr(out, "n=1999 ") != NULL);
+	free(out);
+}
+
 int
 main(void)
 {
@@ -432,5 +483,6 @@ main(void)
 	test_truncation();
 	test_log_line();
 	test_fatal();
+	test_hold();
 	return check_done("log");
 }
