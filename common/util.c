@@ -496,3 +496,20 @@ eventfd_clear(int fd)
 
 	return read(fd, &n, sizeof(n)) == -1 && errno != EAGAIN ? -1 : 0;
 }
+
+void
+pace(struct timespec *last, int64_t min_us)
+{
+	struct timespec now, gap = { 0, 0 };
+	int64_t us;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	us = (now.tv_sec - last->tv_sec) * 1000000 +
+	    (now.tv_nsec - last->tv_nsec) / 1000;
+	if (us >= 0 && us < min_us) {
+		gap.tv_nsec = (long)(min_us - us) * 1000;
+		nanosleep(&gap, NULL);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	}
+	*last = now;
+}

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define nitems(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -60,6 +61,12 @@ void	 strlist_free(struct strlist *);
 /* Clocks in milliseconds: wall time since the epoch, and monotonic time. */
 int64_t	 now_ms(void);
 int64_t	 mono_ms(void);
+/*
+ * A loop that calls this each round runs at most one round per min_us:
+ * it sleeps out the rest since *last (then set to now), so that what
+ * comes meanwhile is taken in one round rather than many.
+ */
+void	 pace(struct timespec *last, int64_t min_us);
 
 /*
  * "500ms 30s 10m 2h 30d" (a bare number is seconds) into milliseconds;

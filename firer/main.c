@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "bus.h"
 #include "daemon.h"
@@ -750,24 +749,6 @@ wait_turn(struct firer *f, struct bus_sock *router, struct inbox *ib)
 	wait_for(bus_fd(router), sender_fd(f->sender), until - now);
 }
 
-/* Sleep out what is left of the shortest turn. */
-static void
-pace_turn(struct timespec *last)
-{
-	struct timespec now, gap = { 0, 0 };
-	int64_t us;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	us = (now.tv_sec - last->tv_sec) * 1000000 +
-	    (now.tv_nsec - last->tv_nsec) / 1000;
-	if (us >= 0 && us < FIRER_TURN_US) {
-		gap.tv_nsec = (long)(FIRER_TURN_US - us) * 1000;
-		nanosleep(&gap, NULL);
-		clock_gettime(CLOCK_MONOTONIC, &now);
-	}
-	*last = now;
-}
-
 static void
 run(struct firer *f, struct bus_sock *router)
 {
@@ -788,7 +769,7 @@ run(struct firer *f, struct bus_sock *router)
 			next_chores = mono_ms() + 1000;
 		}
 		wait_turn(f, router, ib);
-		pace_turn(&last_turn);
+		pace(&last_turn, FIRER_TURN_US);
 		inbox_serve(ib);
 		if (inbox_sync_ms(ib) == 0)
 			inbox_sync(ib);
