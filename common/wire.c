@@ -204,7 +204,10 @@ wire_get_str(struct wire_reader *r, size_t max, char **out)
 
 	if (get_span(r, max, &p, &n) == -1)
 		return -1;
-	*out = xstrndup((const char *)p, n);
+	/* No NUL inside (get_span saw to it): a plain copy. */
+	*out = xmalloc(n + 1);
+	memcpy(*out, p, n);
+	(*out)[n] = '\0';
 	return 0;
 }
 
