@@ -413,8 +413,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	if (req->in_thread && req->state == RQ_WAIT)
-		wait_stored(req);
+	if (req->in_thread)
+		wait_stored(req);	/* under the lock the spool answers in */
 	if (req->state == RQ_READY)
 		return respond(req);
 	if (req->state == RQ_WAIT)
