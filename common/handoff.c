@@ -18,6 +18,7 @@ struct dest {
 	char		*endpoint;
 	uint64_t	 next;		/* next seq, committed */
 	uint64_t	 synced;	/* next seq, committed and synced */
+	uint64_t	 mark;		/* next seq at outbox_mark() */
 	uint64_t	 tentative;	/* next seq, in the open transaction */
 	uint64_t	 acked;		/* highest seq acknowledged */
 	uint64_t	 deleted;	/* highest seq deleted from the store */
@@ -288,6 +289,30 @@ outbox_synced(struct outbox *ob)
 	for (d = 0; d < ob->ndests; d++)
 		ob->dests[d].synced = ob->dests[d].next;
 	ob->unsynced_since_ms = 0;
+}
+
+void
+outbox_mark(struct outbox *ob)
+{
+	unsigned d;
+
+	for (d = 0; d < ob->ndests; d++)
+		ob->dests[d].mark = ob->dests[d].next;
+}
+
+void
+outbox_synced_to_mark(struct outbox *ob)
+{
+	unsigned d;
+	int all = 1;
+
+	for (d = 0; d < ob->ndests; d++) {
+		if (ob->dests[d].mark > ob->dests[d].synced)
+			ob->dests[d].synced = ob->dests[d].mark;
+		all &= ob->dests[d].synced == ob->dests[d].next;
+	}
+	if (all)
+		ob->unsynced_since_ms = 0;
 }
 
 int64_t

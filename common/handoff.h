@@ -78,6 +78,13 @@ int64_t		 outbox_held_ms(const struct outbox *);
 void		 outbox_send_after_sync(struct outbox *);
 void		 outbox_synced(struct outbox *);
 int64_t		 outbox_unsynced_since(const struct outbox *);
+/*
+ * For a sync made by another thread: outbox_mark() notes what is
+ * committed now, before that sync starts; outbox_synced_to_mark() says
+ * the sync is done.
+ */
+void		 outbox_mark(struct outbox *);
+void		 outbox_synced_to_mark(struct outbox *);
 /* Read and apply acks from every destination socket. */
 void		 outbox_read_acks(struct outbox *, outbox_verdict_fn, void *);
 /* Bytes of the records in the outbox (the open transaction's too). */
