@@ -828,8 +828,10 @@ apply_message(struct store_txn *txn, int db, int dead_db, const char *self,
 	}
 	in->valid = 1;
 	gap = inbox_accept(txn, db, e.sender, base, e.seq, e.count, &skip);
-	if (gap == 0 && dead && skip < e.count)
+	if (gap == 0 && dead && skip < e.count) {
 		rc = keep_dead(txn, dead_db, &e, in);
+		*durable = 1;	/* kept whole: on disk before the ack */
+	}
 	else if (gap == 0 && !dead)
 		rc = apply_records(txn, ops, arg, &e, records, skip,
 		    &in->verdicts, &in->nverdicts, durable);

@@ -193,6 +193,8 @@ run(struct matcher *m, struct bus_sock *router)
 		bus_poll(socks, n, -1, poll_timeout(m, ib), readable);
 		log_hold();
 		inbox_serve(ib);
+		log_release();	/* the verdicts just sent, logged at once */
+		log_hold();
 		if (inbox_sync_ms(ib) == 0)
 			inbox_sync(ib);
 		outbox_read_acks(m->outbox, ignore_verdict, NULL);
