@@ -34,11 +34,12 @@ static const char *const db_names[DB_COUNT] = { "spool", "meta" };
 /*
  * Clicks are synced (and only then sent) at most this often: a sync
  * writes back the spool's pages while the spool thread goes on
- * rewriting them, and at 5 or 50 ms that cost clicks a tenth of their
- * rate.  A conversion's group is synced at once, and takes every click
- * committed before it along, so a join never waits for this.
+ * rewriting them: at 5 or 50 ms that cost clicks a tenth of their rate,
+ * and at 1 s the bursts sent to the matchers cost two shards 15%.  A
+ * conversion's group is synced at once, and takes every click committed
+ * before it along, so a join never waits for this.
  */
-#define SPOOL_SYNC_MS		1000
+#define SPOOL_SYNC_MS		200
 
 struct spool {
 	struct daemon	*daemon;
