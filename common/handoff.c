@@ -37,11 +37,6 @@ struct outbox {
 	struct dest	*dests;
 	unsigned	 ndests;
 	struct buf	 msg;
-	uint32_t	 hold_records;	/* see outbox_hold() */
-	int64_t		 hold_ms;
-	int64_t		 held_since_ms;	/* oldest record held (0: none) */
-	int		 held;		/* the last flush kept records back */
-	int		 urgent;	/* send at the next flush */
 	int		 after_sync;	/* send only what is synced */
 	int64_t		 unsynced_since_ms; /* oldest commit not synced */
 };
@@ -269,8 +264,6 @@ outbox_committed(struct outbox *ob)
 			ob->dests[d].synced = ob->dests[d].next;
 	}
 	ob->bytes = ob->tentative_bytes;
-	if (ob->hold_ms > 0 && ob->held_since_ms == 0)
-		ob->held_since_ms = mono_ms();
 }
 
 void
@@ -284,11 +277,8 @@ outbox_send_after_sync(struct outbox *ob)
 void
 outbox_synced(struct outbox *ob)
 {
-	unsigned d;
-
-	for (d = 0; d < ob->ndests; d++)
-		ob->dests[d].synced = ob->dests[d].next;
-	ob->unsynced_since_ms = 0;
+	outbox_mark(ob);
+	outbox_synced_to_mark(ob);
 }
 
 void
@@ -319,39 +309,6 @@ int64_t
 outbox_unsynced_since(const struct outbox *ob)
 {
 	return ob->unsynced_since_ms;
-}
-
-void
-outbox_hold(struct outbox *ob, uint32_t records, int64_t ms)
-{
-	ob->hold_records = records;
-	ob->hold_ms = ms;
-}
-
-void
-outbox_urge(struct outbox *ob)
-{
-	ob->urgent = 1;
-}
-
-int64_t
-outbox_held_ms(const struct outbox *ob)
-{
-	int64_t left;
-
-	if (!ob->held)
-		return -1;
-	left = ob->held_since_ms + ob->hold_ms - mono_ms();
-	return left > 0 ? left : 0;
-}
-
-/* Whether what waits for dest is too little to send yet. */
-static int
-holding(const struct outbox *ob, const struct dest *dst, int64_t now)
-{
-	return !ob->urgent && ob->held_since_ms != 0 &&
-	    now - ob->held_since_ms < ob->hold_ms &&
-	    dst->synced - 1 - dst->sent < ob->hold_records;
 }
 
 void
@@ -417,7 +374,7 @@ flush_dest(struct outbox *ob, unsigned d, int64_t now)
 		dst->sent = dst->acked;
 	}
 	while (dst->sent + 1 < dst->synced &&
-	    dst->sent - dst->acked < OUTBOX_WINDOW && !holding(ob, dst, now)) {
+	    dst->sent - dst->acked < OUTBOX_WINDOW) {
 		if (txn == NULL && store_begin(ob->store, 0, &txn) != STORE_OK)
 			return;
 		if ((count = build_batch(ob, txn, d)) == 0)
@@ -437,16 +394,8 @@ outbox_flush(struct outbox *ob)
 	int64_t now = mono_ms();
 	unsigned d;
 
-	ob->held = 0;
-	for (d = 0; d < ob->ndests; d++) {
+	for (d = 0; d < ob->ndests; d++)
 		flush_dest(ob, d, now);
-		ob->held |= holding(ob, &ob->dests[d], now) &&
-		    ob->dests[d].sent + 1 < ob->dests[d].synced;
-	}
-	if (!ob->held) {
-		ob->held_since_ms = 0;
-		ob->urgent = 0;
-	}
 }
 
 /* Delete up to OUTBOX_TRIM_MAX acknowledged records of dest. */
@@ -674,12 +623,11 @@ inbox_applied(struct store_txn *txn, int db, const char *sender,
 #define INBOX_BATCH_MSGS	16	/* per transaction: bounds its dirty pages */
 #define INBOX_RECORDS_MAX	100000
 
-/* One message from a sender, with the ack it will get. */
+/* One message from a sender, and what its ack will say. */
 struct inmsg {
 	char		 peer[BUS_PEER_MAX + 1];
 	char		 sender[WIRE_SENDER_MAX + 1];
 	struct buf	 data;
-	struct buf	 ack;
 	struct buf	 verdicts;
 	uint32_t	 nverdicts;
 	uint64_t	 last;		/* the sender's records applied */
@@ -706,7 +654,7 @@ struct inbox {
 	const struct inbox_ops	*ops;
 	void			*arg;
 	struct outbox		*ob;
-	int64_t			 sync_ms;	/* 0: sync each durable commit */
+	int64_t			 sync_ms;	/* sync at most this long after */
 	int64_t			 unsynced_since_ms;
 	struct peer_ack		*peers;
 };
@@ -802,7 +750,7 @@ keep_dead(struct store_txn *txn, int dead_db, const struct envelope *e,
 }
 
 static int
-apply_message(struct store_txn *txn, int db, int dead_db, const char *self,
+apply_message(struct store_txn *txn, int db, int dead_db,
     const struct inbox_ops *ops, void *arg, struct inmsg *in, int *durable)
 {
 	struct wire_reader r;
@@ -841,7 +789,6 @@ apply_message(struct store_txn *txn, int db, int dead_db, const char *self,
 	memcpy(in->sender, e.sender, sizeof(in->sender));
 	in->last = last;
 	in->gap = gap != 0;
-	build_ack(&in->ack, self, last, in->nverdicts, &in->verdicts);
 done:
 	for (i = 0; i < e.count; i++)
 		ops->release(records + i * ops->size);
@@ -865,17 +812,19 @@ peer_find(struct inbox *ib, const char *sender)
 }
 
 /*
- * After an unsynced commit: what each sender may be told.  Records whose
- * commit must be synced (or that follow such, for acks are cumulative)
- * are acknowledged by inbox_sync(); verdicts go at once, with the ack of
- * what is safe so far.  Returns whether in's ack is worth sending now.
+ * After the (unsynced) commit: what in's sender may be told.  Records
+ * whose commit must be synced (or that follow such, for acks are
+ * cumulative) are acknowledged by inbox_sync(); verdicts go at once, with
+ * the ack of what is safe so far.  Builds that ack in *ack and returns
+ * whether to send it now.
  */
 static int
-ack_lazily(struct inbox *ib, struct inmsg *in, int durable)
+ack_lazily(struct inbox *ib, const struct inmsg *in, int durable,
+    struct buf *ack)
 {
 	struct peer_ack *p = peer_find(ib, in->sender);
 
-	snprintf(p->peer, sizeof(p->peer), "%s", in->peer);
+	memcpy(p->peer, in->peer, sizeof(p->peer));	/* the same size */
 	if (in->gap) {
 		/* Nothing of it applied by us yet: the store's is synced. */
 		if (p->applied == 0)
@@ -890,7 +839,7 @@ ack_lazily(struct inbox *ib, struct inmsg *in, int durable)
 		p->acked = p->applied;
 	else if (ib->unsynced_since_ms == 0)
 		ib->unsynced_since_ms = mono_ms();
-	build_ack(&in->ack, ib->self, p->acked, in->nverdicts, &in->verdicts);
+	build_ack(ack, ib->self, p->acked, in->nverdicts, &in->verdicts);
 	/* A resend is answered at once: its sender missed an ack. */
 	return in->nverdicts > 0 || in->gap || !p->waiting;
 }
@@ -899,16 +848,17 @@ static void
 apply_batch(struct inbox *ib, struct inmsg *msgs, int n)
 {
 	struct store_txn *txn;
+	struct buf ack;
 	int i, durable = 0, rc;
 
 	if ((rc = store_begin(ib->store, 1, &txn)) != STORE_OK)
 		return;
 	for (i = 0; i < n && rc == STORE_OK; i++)
-		if (apply_message(txn, ib->db, ib->dead_db, ib->self, ib->ops,
-		    ib->arg, &msgs[i], &durable) == -1)
+		if (apply_message(txn, ib->db, ib->dead_db, ib->ops, ib->arg,
+		    &msgs[i], &durable) == -1)
 			rc = STORE_ERROR;
 	if (rc == STORE_OK)
-		rc = store_commit(txn, durable && ib->sync_ms == 0);
+		rc = store_commit(txn, 0);	/* inbox_sync() syncs */
 	else
 		store_abort(txn);
 	if (rc != STORE_OK) {
@@ -919,16 +869,13 @@ apply_batch(struct inbox *ib, struct inmsg *msgs, int n)
 	}
 	if (ib->ob)
 		outbox_committed(ib->ob);
-	for (i = 0; i < n; i++) {
-		if (!msgs[i].valid)
-			continue;
-		if (ib->sync_ms > 0 && !ack_lazily(ib, &msgs[i], durable))
-			continue;
-		if (bus_send(ib->router, msgs[i].peer, msgs[i].ack.data,
-		    msgs[i].ack.len) == -1)
+	buf_init(&ack);
+	for (i = 0; i < n; i++)
+		if (msgs[i].valid && ack_lazily(ib, &msgs[i], durable, &ack) &&
+		    bus_send(ib->router, msgs[i].peer, ack.data, ack.len) == -1)
 			log_debug("event=ack result=unsent peer=%s",
 			    msgs[i].peer);
-	}
+	buf_free(&ack);
 }
 
 struct inbox *
@@ -947,12 +894,11 @@ inbox_open(struct store *store, int senders_db, int dead_db,
 	ib->arg = arg;
 	ib->ob = ob;
 	ib->sync_ms = sync_ms;
-	if (sync_ms > 0) {
-		/* What is in the store is durable before anything is acked. */
+	/* What is in the store is durable before anything is acked. */
+	if (ob != NULL)
+		outbox_send_after_sync(ob);
+	else
 		store_sync(store);
-		if (ob != NULL)
-			outbox_send_after_sync(ob);
-	}
 	return ib;
 }
 
@@ -1022,11 +968,9 @@ inbox_serve(struct inbox *ib)
 	memset(msgs, 0, sizeof(msgs));
 	while (n < max) {
 		buf_init(&msgs[n].data);
-		buf_init(&msgs[n].ack);
 		buf_init(&msgs[n].verdicts);
 		if (bus_recv(ib->router, msgs[n].peer, &msgs[n].data) != 1) {
 			buf_free(&msgs[n].data);
-			buf_free(&msgs[n].ack);
 			buf_free(&msgs[n].verdicts);
 			break;
 		}
@@ -1036,7 +980,6 @@ inbox_serve(struct inbox *ib)
 		apply_batch(ib, msgs, n);
 	for (i = 0; i < n; i++) {
 		buf_free(&msgs[i].data);
-		buf_free(&msgs[i].ack);
 		buf_free(&msgs[i].verdicts);
 	}
 }

@@ -61,16 +61,6 @@ void		 outbox_aborted(struct outbox *);
 /* Send what is due; cheap to call often. */
 void		 outbox_flush(struct outbox *);
 /*
- * Coalescing: outbox_flush() keeps committed records back until records
- * of them wait for one destination or ms have passed since the first,
- * unless outbox_urge() was called since (off until outbox_hold() is).
- * outbox_held_ms(): when flush must be called again (0: now, -1: no
- * record held).
- */
-void		 outbox_hold(struct outbox *, uint32_t records, int64_t ms);
-void		 outbox_urge(struct outbox *);
-int64_t		 outbox_held_ms(const struct outbox *);
-/*
  * Send only records whose commit is synced (syncs the store once now);
  * outbox_synced() says a sync covered every commit so far, and
  * outbox_unsynced_since() when the oldest commit not synced was (0: none).
@@ -116,9 +106,9 @@ int		 inbox_accept(struct store_txn *, int senders_db,
 /*
  * How a receiver decodes and applies the records of one message type.
  * apply() works in the open write transaction, told the record's sender
- * and sequence (which name it for good: a resend has the same); it fills the verdict (or
- * leaves v->result 0 for none) and sets *durable when the commit must be
- * synced.  It returns -1 to abort the whole transaction (nothing is then
+ * and sequence (which name it for good: a resend has the same); it fills
+ * the verdict (or leaves v->result 0 for none) and sets *durable when the
+ * commit must be synced before the record is acknowledged.  It returns -1 to abort the whole transaction (nothing is then
  * acknowledged, and the senders send it all again).
  */
 struct inbox_ops {
@@ -142,13 +132,12 @@ struct inbox_ops {
  * as be64) and acknowledged, so that one bad message never stops a
  * sender's stream.
  *
- * sync_ms 0: a commit that apply() marks durable is synced before the
- * acks.  sync_ms > 0 (group sync): it is committed unsynced, its verdicts
- * are sent at once with an ack of only what is safe, and inbox_sync()
- * syncs at most sync_ms later and then acknowledges the rest; the outbox
- * then sends only what is synced, so that a record another process has
- * seen is never lost with a power cut (its sequence number would be
- * reused for another).
+ * Group sync: every commit is unsynced; verdicts are sent at once with an
+ * ack of only what is safe (records apply() did not mark durable, and
+ * none after such), and inbox_sync(), due at most sync_ms (> 0) later,
+ * syncs and then acknowledges the rest.  The outbox then sends only what
+ * is synced, so that a record another process has seen is never lost
+ * with a power cut (its sequence number would be reused for another).
  */
 struct inbox;
 struct inbox	*inbox_open(struct store *, int senders_db, int dead_db,

@@ -58,22 +58,6 @@ log_enabled(enum log_level level)
 	return level <= LOG_LEVEL_INFO || log_verbose > 0;
 }
 
-/* The line's time, formatted once a second (per thread). */
-static const char *
-stamp_of(const struct timespec *ts)
-{
-	static _Thread_local time_t last = -1;
-	static _Thread_local char stamp[32];
-	struct tm tm;
-
-	if (ts->tv_sec != last) {
-		gmtime_r(&ts->tv_sec, &tm);
-		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-		last = ts->tv_sec;
-	}
-	return stamp;
-}
-
 static void
 write_all(const char *p, size_t n)
 {
@@ -100,6 +84,7 @@ static void
 log_emit(enum log_level level, const char *fmt, va_list ap)
 {
 	char msg[4096], line[4096 + 160];
+	const char *stamp;
 	struct timespec ts;
 	int n;
 
@@ -112,14 +97,15 @@ log_emit(enum log_level level, const char *fmt, va_list ap)
 		return;
 	}
 	clock_gettime(CLOCK_REALTIME, &ts);
+	utc_second(ts.tv_sec, &stamp);
 	if (log_instance >= 0)
 		n = snprintf(line, sizeof(line), "%s.%03ldZ %s-%d[%ld]: "
-		    "level=%s %s\n", stamp_of(&ts), ts.tv_nsec / 1000000,
+		    "level=%s %s\n", stamp, ts.tv_nsec / 1000000,
 		    log_name, log_instance, (long)getpid(), level_names[level],
 		    msg);
 	else
 		n = snprintf(line, sizeof(line), "%s.%03ldZ %s[%ld]: "
-		    "level=%s %s\n", stamp_of(&ts), ts.tv_nsec / 1000000,
+		    "level=%s %s\n", stamp, ts.tv_nsec / 1000000,
 		    log_name, (long)getpid(), level_names[level], msg);
 	if (n < 0)
 		return;

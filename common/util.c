@@ -513,3 +513,21 @@ pace(struct timespec *last, int64_t min_us)
 	}
 	*last = now;
 }
+
+size_t
+utc_second(int64_t sec, const char **out)
+{
+	static _Thread_local int64_t last = INT64_MIN;
+	static _Thread_local char stamp[32];
+	static _Thread_local size_t len;
+	time_t t = (time_t)sec;
+	struct tm tm;
+
+	if (sec != last) {
+		len = gmtime_r(&t, &tm) != NULL ? strftime(stamp,
+		    sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm) : 0;
+		last = sec;
+	}
+	*out = stamp;
+	return len;
+}

@@ -67,6 +67,12 @@ int64_t	 mono_ms(void);
  * comes meanwhile is taken in one round rather than many.
  */
 void	 pace(struct timespec *last, int64_t min_us);
+/*
+ * A UTC second as YYYY-MM-DDTHH:MM:SS in *out, formatted once a second
+ * (per thread: log lines and logview rows come in time order); its
+ * length, 0 when it cannot be formatted (past year 9999).
+ */
+size_t	 utc_second(int64_t sec, const char **out);
 
 /*
  * "500ms 30s 10m 2h 30d" (a bare number is seconds) into milliseconds;

@@ -63,7 +63,6 @@ struct request {
 	enum request_state	 state;
 	enum endpoint		 endpoint;
 	int			 early_status;	/* 400, 405, 413, 415 */
-	int			 begun;
 	int			 in_thread;	/* waits in the handler */
 	int			 post;
 	struct buf		 body;
@@ -396,8 +395,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 
 	(void)cls;
 	(void)version;
-	if (!req->begun) {
-		req->begun = 1;
+	if (req->conn == NULL) {	/* the first call */
 		req->conn = conn;
 		begin_request(req, url, method);
 		/* Refuse an oversize body before it is sent at all. */

@@ -25,15 +25,9 @@ static const char *const db_names[DB_COUNT] = { "spool", "meta" };
 #define SPOOL_POLL_MS	50
 #define SPOOL_BATCH_MAX	4096
 /*
- * Clicks go to the matcher in batches of up to this many, or after this
- * long: a batch costs the matcher a commit and an ack whatever its size.
- * Anything else (a conversion waiting for its verdict) goes at once.
- */
-#define SPOOL_HOLD_RECORDS	1024
-#define SPOOL_HOLD_MS		5
-/*
- * Clicks are synced (and only then sent) at most this often: a sync
- * writes back the spool's pages while the spool thread goes on
+ * Clicks are synced (and only then sent, in batches: a batch costs the
+ * matcher a commit and an ack whatever its size) at most this often.  A
+ * sync writes back the spool's pages while the spool thread goes on
  * rewriting them: at 5 or 50 ms that cost clicks a tenth of their rate,
  * and at 1 s the bursts sent to the matchers cost two shards 15%.  A
  * conversion's group is synced at once, and takes every click committed
@@ -84,10 +78,9 @@ job_free(struct job *job)
  * to a power cut, or the number would be given again to another hit,
  * which the matcher would skip as applied.  So the spool thread asks for
  * a sync after committing clicks, and this thread makes it, at most one
- * per SPOOL_SYNC_MS, and one a second regardless (a conversion's group is
- * synced by the spool thread itself, and takes the clicks before it).  In a thread of its own, so that the
- * fdatasync never holds up the spool thread (LMDB allows a sync beside a
- * write).
+ * per SPOOL_SYNC_MS, and one a second regardless.  In a thread of its
+ * own, so that the fdatasync never holds up the spool thread (LMDB allows
+ * a sync beside a write).
  */
 static void *
 syncer(void *arg)
@@ -176,7 +169,6 @@ spool_open(struct daemon *d)
 	    &d->conf->matcher_endpoints, d->sender_id, MSG_HITS);
 	if (sp->outbox == NULL)
 		goto fail;
-	outbox_hold(sp->outbox, SPOOL_HOLD_RECORDS, SPOOL_HOLD_MS);
 	outbox_send_after_sync(sp->outbox);
 	if ((sp->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
 		goto fail;
@@ -398,8 +390,6 @@ store_jobs(struct spool *sp, struct job *jobs)
 		 * milliseconds later, for all senders together.
 		 */
 		durable |= job->conversion;
-		if (job->conversion)
-			outbox_urge(sp->outbox);
 	}
 	if (rc == STORE_OK)
 		rc = store_commit(txn, durable);
@@ -479,22 +469,17 @@ answer_accepted(struct job *job)
 }
 
 /*
- * Conversions whose verdict did not come in time: once our spool is
- * synced they are durable here, so 202.
+ * Conversions whose verdict did not come in time: synced in the spool
+ * before they were sent on, so durable here: 202.
  */
 static void
 expire_waiting(struct spool *sp, int all)
 {
 	int64_t now = mono_ms();
 	struct job *job;
-	int synced = 0;
 
 	while ((job = sp->waiting) != NULL &&
 	    (all || job->deadline_ms <= now)) {
-		if (!synced) {
-			store_sync(sp->store);
-			synced = 1;
-		}
 		sp->waiting = job->next;
 		if (sp->waiting == NULL)
 			sp->waiting_tail = NULL;
@@ -547,10 +532,8 @@ wait_for_work(struct spool *sp)
 	struct bus_sock *socks[BUS_POLL_MAX];
 	int readable[BUS_POLL_MAX];
 	int n = outbox_socks(sp->outbox, socks, BUS_POLL_MAX);
-	int64_t held = outbox_held_ms(sp->outbox);
 
-	bus_poll(socks, n, sp->wake_fd, held >= 0 && held < SPOOL_POLL_MS ?
-	    (int)held : SPOOL_POLL_MS, readable);
+	bus_poll(socks, n, sp->wake_fd, SPOOL_POLL_MS, readable);
 }
 
 void

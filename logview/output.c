@@ -109,24 +109,15 @@ output_set_fields(struct output *o, const char *list)
 void
 output_time(char *dst, size_t size, int64_t time_ms)
 {
-	/* Rows come in time order: the second is formatted once. */
-	static int64_t last_sec = INT64_MIN;
-	static char stamp[32];
-	static size_t stamp_len;
 	int64_t sec = time_ms / 1000, ms = time_ms % 1000;
-	time_t t;
-	struct tm tm;
+	const char *stamp;
+	size_t stamp_len;
 
 	if (ms < 0) {
 		ms += 1000;
 		sec--;
 	}
-	if (sec != last_sec) {
-		t = (time_t)sec;
-		stamp_len = gmtime_r(&t, &tm) != NULL ? strftime(stamp,
-		    sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm) : 0;
-		last_sec = sec;
-	}
+	stamp_len = utc_second(sec, &stamp);
 	/* Past year 9999 the stamp would not fit: show the number. */
 	if (stamp_len == 0 || size < stamp_len + sizeof(".000Z")) {
 		snprintf(dst, size, "%" PRId64, time_ms);

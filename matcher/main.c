@@ -154,16 +154,12 @@ ignore_verdict(void *arg, unsigned dest, struct wire_reader *r)
 }
 
 static long
-poll_timeout(struct matcher *m, struct inbox *ib)
+poll_timeout(const struct inbox *ib)
 {
-	int64_t t = MATCHER_POLL_MS, held = outbox_held_ms(m->outbox),
-	    sync = inbox_sync_ms(ib);
+	int64_t sync = inbox_sync_ms(ib);
 
-	if (held >= 0 && held < t)
-		t = held;
-	if (sync >= 0 && sync < t)
-		t = sync;
-	return (long)t;
+	return sync >= 0 && sync < MATCHER_POLL_MS ? (long)sync :
+	    MATCHER_POLL_MS;
 }
 
 static void
@@ -189,12 +185,10 @@ run(struct matcher *m, struct bus_sock *router)
 			daemon_reloading = 0;
 			daemon_reload(m->daemon);
 		}
-		log_release();
-		bus_poll(socks, n, -1, poll_timeout(m, ib), readable);
-		log_hold();
+		bus_poll(socks, n, -1, poll_timeout(ib), readable);
+		log_hold();	/* a batch's verdict lines in one write */
 		inbox_serve(ib);
-		log_release();	/* the verdicts just sent, logged at once */
-		log_hold();
+		log_release();
 		if (inbox_sync_ms(ib) == 0)
 			inbox_sync(ib);
 		outbox_read_acks(m->outbox, ignore_verdict, NULL);
