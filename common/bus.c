@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
@@ -11,9 +12,17 @@ struct bus {
 	void	*ctx;
 };
 
+/*
+ * quiet: the socket's last call was a receive that found nothing (or an
+ * events check that found no input), which leaves ZeroMQ's mailbox
+ * passive: its fd turns readable when anything arrives.  Any other call
+ * may take that signal, so a socket that is not quiet is asked first.
+ */
 struct bus_sock {
 	void	*sock;
 	int	 router;
+	int	 fd;
+	int	 quiet;
 	char	*endpoint;
 };
 
@@ -69,9 +78,13 @@ wrap(void *sock, int router, const char *endpoint)
 {
 	struct bus_sock *s = xcalloc(1, sizeof(*s));
 
+	size_t size = sizeof(s->fd);
+
 	s->sock = sock;
 	s->router = router;
 	s->endpoint = xstrdup(endpoint);
+	if (zmq_getsockopt(sock, ZMQ_FD, &s->fd, &size) == -1)
+		fatal("event=bus_socket error=\"%s\"", zmq_strerror(errno));
 	return s;
 }
 
@@ -126,6 +139,7 @@ bus_close(struct bus_sock *s)
 int
 bus_send(struct bus_sock *s, const char *peer, const void *data, size_t len)
 {
+	s->quiet = 0;
 	if (s->router && zmq_send(s->sock, peer, strlen(peer),
 	    ZMQ_DONTWAIT | ZMQ_SNDMORE) == -1)
 		return -1;
@@ -173,11 +187,13 @@ bus_recv(struct bus_sock *s, char *peer, struct buf *msg)
 {
 	struct buf id;
 
+	s->quiet = 0;
 	if (s->router) {
 		buf_init(&id);
 		if (recv_part(s->sock, &id) == -1) {
 			buf_free(&id);
-			return errno == EAGAIN ? 0 : -1;
+			s->quiet = errno == EAGAIN;
+			return s->quiet ? 0 : -1;
 		}
 		if (id.len > BUS_PEER_MAX) {
 			buf_free(&id);
@@ -188,49 +204,62 @@ bus_recv(struct bus_sock *s, char *peer, struct buf *msg)
 		peer[id.len] = '\0';
 		buf_free(&id);
 	}
-	if (recv_part(s->sock, msg) == -1)
-		return errno == EAGAIN ? 0 : -1;
+	if (recv_part(s->sock, msg) == -1) {
+		s->quiet = errno == EAGAIN;
+		return s->quiet ? 0 : -1;
+	}
 	drain_parts(s->sock);
 	return 1;
 }
 
+/*
+ * zmq_poll() asks every socket for its events before and after it
+ * sleeps, a few system calls each; here only a socket that is not quiet
+ * is asked, and one is asked again only when its fd woke us (a command
+ * that is no message wakes it too: then sleep again, for the time left).
+ */
 int
 bus_poll(struct bus_sock **socks, int n, int fd, long timeout_ms,
     int *readable)
 {
-	zmq_pollitem_t items[BUS_POLL_MAX + 1];
-	int i, nitems = 0, rc;
+	struct pollfd pfd[BUS_POLL_MAX + 1];
+	int64_t until = timeout_ms > 0 ? mono_ms() + timeout_ms : 0;
+	int i, nfd, any = 0, rc;
+	long wait = timeout_ms;
 
-	for (i = 0; i < n && i < BUS_POLL_MAX; i++) {
-		items[nitems].socket = socks[i] ? socks[i]->sock : NULL;
-		items[nitems].fd = -1;
-		items[nitems].events = socks[i] ? ZMQ_POLLIN : 0;
-		items[nitems].revents = 0;
-		nitems++;
+	if (n > BUS_POLL_MAX)
+		n = BUS_POLL_MAX;
+	for (i = 0; i < n; i++) {
+		readable[i] = socks[i] != NULL && !socks[i]->quiet &&
+		    bus_has_input(socks[i]);
+		any |= readable[i];
+		pfd[i].fd = socks[i] ? socks[i]->fd : -1;
+		pfd[i].events = POLLIN;
 	}
+	nfd = n;
 	if (fd >= 0) {
-		items[nitems].socket = NULL;
-		items[nitems].fd = fd;
-		items[nitems].events = ZMQ_POLLIN;
-		items[nitems].revents = 0;
-		nitems++;
+		pfd[nfd].fd = fd;
+		pfd[nfd++].events = POLLIN;
 	}
-	rc = zmq_poll(items, nitems, timeout_ms);
-	if (rc == -1)
-		return -1;
-	for (i = 0; i < n && i < BUS_POLL_MAX; i++)
-		readable[i] = (items[i].revents & ZMQ_POLLIN) != 0;
-	return fd >= 0 && (items[nitems - 1].revents & ZMQ_POLLIN) != 0;
+	for (;;) {
+		if ((rc = poll(pfd, (nfds_t)nfd, any ? 0 : (int)wait)) == -1)
+			return any ? 0 : -1;
+		for (i = 0; i < n; i++)
+			if (!readable[i] && (pfd[i].revents & POLLIN))
+				any |= readable[i] = bus_has_input(socks[i]);
+		if (fd >= 0 && (pfd[nfd - 1].revents & POLLIN))
+			return 1;
+		if (any || rc == 0 || timeout_ms == 0)
+			return 0;
+		if (timeout_ms > 0 && (wait = (long)(until - mono_ms())) <= 0)
+			return 0;
+	}
 }
 
 int
 bus_fd(struct bus_sock *s)
 {
-	int fd = -1;
-	size_t size = sizeof(fd);
-
-	zmq_getsockopt(s->sock, ZMQ_FD, &fd, &size);
-	return fd;
+	return s->fd;
 }
 
 int
@@ -239,6 +268,8 @@ bus_has_input(struct bus_sock *s)
 	int events = 0;
 	size_t size = sizeof(events);
 
-	zmq_getsockopt(s->sock, ZMQ_EVENTS, &events, &size);
-	return (events & ZMQ_POLLIN) != 0;
+	if (zmq_getsockopt(s->sock, ZMQ_EVENTS, &events, &size) == -1)
+		return s->quiet = 0;
+	s->quiet = (events & ZMQ_POLLIN) == 0;
+	return !s->quiet;
 }
