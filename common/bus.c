@@ -17,12 +17,16 @@ struct bus {
  * events check that found no input), which leaves ZeroMQ's mailbox
  * passive: its fd turns readable when anything arrives.  Any other call
  * may take that signal, so a socket that is not quiet is asked first.
+ * idle: quiet, and its fd was not readable when bus_poll() last
+ * returned: a receive finds nothing without asking ZeroMQ (what comes
+ * meanwhile leaves the fd readable for the next bus_poll()).
  */
 struct bus_sock {
 	void	*sock;
 	int	 router;
 	int	 fd;
 	int	 quiet;
+	int	 idle;
 	char	*endpoint;
 };
 
@@ -139,7 +143,7 @@ bus_close(struct bus_sock *s)
 int
 bus_send(struct bus_sock *s, const char *peer, const void *data, size_t len)
 {
-	s->quiet = 0;
+	s->quiet = s->idle = 0;
 	if (s->router && zmq_send(s->sock, peer, strlen(peer),
 	    ZMQ_DONTWAIT | ZMQ_SNDMORE) == -1)
 		return -1;
@@ -187,6 +191,8 @@ bus_recv(struct bus_sock *s, char *peer, struct buf *msg)
 {
 	struct buf id;
 
+	if (s->idle)
+		return 0;
 	s->quiet = 0;
 	if (s->router) {
 		buf_init(&id);
@@ -248,12 +254,15 @@ bus_poll(struct bus_sock **socks, int n, int fd, long timeout_ms,
 			if (!readable[i] && (pfd[i].revents & POLLIN))
 				any |= readable[i] = bus_has_input(socks[i]);
 		if (fd >= 0 && (pfd[nfd - 1].revents & POLLIN))
-			return 1;
-		if (any || rc == 0 || timeout_ms == 0)
-			return 0;
-		if (timeout_ms > 0 && (wait = (long)(until - mono_ms())) <= 0)
-			return 0;
+			break;
+		if (any || rc == 0 || timeout_ms == 0 || (timeout_ms > 0 &&
+		    (wait = (long)(until - mono_ms())) <= 0))
+			break;
 	}
+	for (i = 0; i < n; i++)
+		if (socks[i] != NULL)
+			socks[i]->idle = socks[i]->quiet;
+	return fd >= 0 && (pfd[nfd - 1].revents & POLLIN) != 0;
 }
 
 int
@@ -268,6 +277,7 @@ bus_has_input(struct bus_sock *s)
 	int events = 0;
 	size_t size = sizeof(events);
 
+	s->idle = 0;
 	if (zmq_getsockopt(s->sock, ZMQ_EVENTS, &events, &size) == -1)
 		return s->quiet = 0;
 	s->quiet = (events & ZMQ_POLLIN) == 0;

@@ -29,7 +29,7 @@
  * matcher: its postbacks may go twice, with the same postback_id (made
  * from the event's sender and sequence and the rule).
  */
-#define FIRER_SYNC_MS		10
+#define FIRER_SYNC_MS		50
 /*
  * Turns at most this often: a turn commits one write transaction for the
  * outcomes it logs, so letting outcomes gather for a moment makes fewer,

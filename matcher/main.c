@@ -20,7 +20,7 @@
  * shards' worth of traffic in that time.  Each conversion is already
  * synced in the ingest's spool before it is answered.
  */
-#define MATCHER_SYNC_MS		5
+#define MATCHER_SYNC_MS		10
 
 static const char *const db_names[DB_COUNT] = {
 	"clicks", "conversions", "senders", "outbox", "meta", "dead",
