@@ -8,6 +8,9 @@
 --                     otherwise wrap around: repeated ids are answered
 --                     "rejected reason=duplicate", which is a verdict too
 --
+-- BENCH_RATE=R and BENCH_CONNS=C (wrk's -c): pace each connection so that
+--                     all together send about R requests/s
+--
 -- done() prints "BENCH {json}" with the request count, latency and the
 -- answers counted by status and by verdict (result=... of the body).
 
@@ -31,6 +34,21 @@ function init(args)
    statuses = {}
    verdicts = {}
    sent = 0
+end
+
+-- Only when paced: a delay() at all costs wrk a timer per request.
+local rate = tonumber(os.getenv("BENCH_RATE") or "")
+if rate then
+   local interval = 1000 / (rate / tonumber(os.getenv("BENCH_CONNS") or "64"))
+
+   function delay()
+      -- wrk takes whole milliseconds: dither to keep the mean exact.
+      local whole = math.floor(interval)
+      if math.random() < interval - whole then
+         return whole + 1
+      end
+      return whole
+   end
 end
 
 function request()

@@ -11,6 +11,13 @@
 #define OUTBOX_RESEND_MS	3000
 #define OUTBOX_KEY_LEN		10
 #define OUTBOX_TRIM_MAX		4096	/* deletions in one transaction */
+/*
+ * Acknowledged records are deleted at most this often (or once a
+ * transaction's worth waits): a deletion is a write transaction whose
+ * pages the next sync writes back, and acks come with every sync of
+ * every receiver.
+ */
+#define OUTBOX_TRIM_MS		100
 #define OUTBOX_DESTS_MAX	1296
 
 struct dest {
@@ -39,6 +46,7 @@ struct outbox {
 	struct buf	 msg;
 	int		 after_sync;	/* send only what is synced */
 	int64_t		 unsynced_since_ms; /* oldest commit not synced */
+	int64_t		 trimmed_ms;	/* last deletion of acked records */
 };
 
 static void
@@ -445,15 +453,20 @@ delete_acked(struct outbox *ob, struct store_txn *txn, unsigned d,
 static void
 trim(struct outbox *ob)
 {
-	uint64_t upto[OUTBOX_DESTS_MAX], freed = 0;
+	uint64_t upto[OUTBOX_DESTS_MAX], freed = 0, waiting = 0;
+	int64_t now = mono_ms();
 	struct store_txn *txn;
 	unsigned d;
 
 	for (d = 0; d < ob->ndests; d++)
-		if (ob->dests[d].deleted < ob->dests[d].acked)
-			break;
-	if (d == ob->ndests || store_begin(ob->store, 1, &txn) != STORE_OK)
+		if (ob->dests[d].acked > ob->dests[d].deleted)
+			waiting += ob->dests[d].acked - ob->dests[d].deleted;
+	if (waiting == 0 || (waiting < OUTBOX_TRIM_MAX &&
+	    now - ob->trimmed_ms < OUTBOX_TRIM_MS))
 		return;
+	if (store_begin(ob->store, 1, &txn) != STORE_OK)
+		return;
+	ob->trimmed_ms = now;
 	for (d = 0; d < ob->ndests; d++) {
 		if (delete_acked(ob, txn, d, &upto[d], &freed) == -1) {
 			store_abort(txn);
