@@ -51,8 +51,14 @@ def main():
         def log_message(self, *args):
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+    class Server(http.server.ThreadingHTTPServer):
+        # The firer opens up to max-per-host connections at once; with
+        # socketserver's listen queue of 5 the kernel drops the rest,
+        # whose clients try again a second later.
+        request_queue_size = 1024
+        daemon_threads = True
+
+    server = Server(("127.0.0.1", 0), Handler)
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
     tmp = port_file + ".tmp"
     with open(tmp, "w") as f:

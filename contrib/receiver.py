@@ -26,6 +26,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+class Server(http.server.ThreadingHTTPServer):
+    # The firer opens up to max-per-host connections at once: a listen
+    # queue of socketserver's 5 would make the rest wait a second.
+    request_queue_size = 1024
+
+
 if __name__ == "__main__":
-    http.server.ThreadingHTTPServer((sys.argv[1], int(sys.argv[2])),
-                                    Handler).serve_forever()
+    Server((sys.argv[1], int(sys.argv[2])), Handler).serve_forever()

@@ -38,6 +38,14 @@ def free_port():
         return s.getsockname()[1]
 
 
+class ListenServer(http.server.ThreadingHTTPServer):
+    """The firer opens up to max-per-host connections at once; with
+    socketserver's listen queue of 5 the kernel drops the rest, whose
+    clients try again a second later."""
+    request_queue_size = 1024
+    daemon_threads = True
+
+
 class Receiver:
     """An HTTP server on 127.0.0.1 that records every request.
 
@@ -97,8 +105,7 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
-                                                      Handler)
+        self.server = ListenServer(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever,
                                        daemon=True)

@@ -24,7 +24,7 @@ import threading
 import time
 import urllib.parse
 
-from harness import http_request, kv, main, program, verbose
+from harness import ListenServer, http_request, kv, main, program, verbose
 
 SKIP = 77
 GLOBAL = "nstoken123"
@@ -176,7 +176,7 @@ class Receiver:
 
         # The listening socket is made inside the recv namespace; the
         # thread that serves it may live anywhere.
-        self.server = in_ns("recv", http.server.ThreadingHTTPServer,
+        self.server = in_ns("recv", ListenServer,
                             (addr("recv"), RECV_PORT), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever,
                                        daemon=True)
