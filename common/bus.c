@@ -81,7 +81,6 @@ static struct bus_sock *
 wrap(void *sock, int router, const char *endpoint)
 {
 	struct bus_sock *s = xcalloc(1, sizeof(*s));
-
 	size_t size = sizeof(s->fd);
 
 	s->sock = sock;
