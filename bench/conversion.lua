@@ -8,8 +8,7 @@
 --                     otherwise wrap around: repeated ids are answered
 --                     "rejected reason=duplicate", which is a verdict too
 --
--- BENCH_RATE=R and BENCH_CONNS=C (wrk's -c): pace each connection so that
---                     all together send about R requests/s
+-- BENCH_RATE=R, BENCH_CONNS=C   paced (bench/pace.lua)
 --
 -- done() prints "BENCH {json}" with the request count, latency and the
 -- answers counted by status and by verdict (result=... of the body).
@@ -36,20 +35,7 @@ function init(args)
    sent = 0
 end
 
--- Only when paced: a delay() at all costs wrk a timer per request.
-local rate = tonumber(os.getenv("BENCH_RATE") or "")
-if rate then
-   local interval = 1000 / (rate / tonumber(os.getenv("BENCH_CONNS") or "64"))
-
-   function delay()
-      -- wrk takes whole milliseconds: dither to keep the mean exact.
-      local whole = math.floor(interval)
-      if math.random() < interval - whole then
-         return whole + 1
-      end
-      return whole
-   end
-end
+delay = dofile("bench/pace.lua")
 
 function request()
    if next_id > #ids then

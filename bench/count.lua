@@ -9,12 +9,12 @@
 -- BENCH_IDS=FILE: as BENCH_COUNT, and write the transaction_id of every
 -- 302 answered by postline ("transaction_id=..." body) to FILE, one a line.
 -- BENCH_RATE=R and BENCH_CONNS=C (wrk's -c): pace each connection so that
--- all together send about R requests/s (latency at a fixed rate; wrk
--- measures from each send, so a stall shows only in its own request).
+-- all together send about R requests/s (bench/pace.lua; latency at a fixed
+-- rate: wrk measures from each send, so a stall shows only in its own
+-- request).
 
 local ids_file = os.getenv("BENCH_IDS")
 local counting = ids_file ~= nil or os.getenv("BENCH_COUNT") ~= nil
-local rate = tonumber(os.getenv("BENCH_RATE") or "")
 local threads = {}
 
 function setup(thread)
@@ -28,23 +28,9 @@ function init(args)
       out = assert(io.open(ids_file .. "." .. tid, "w"))
       out:setvbuf("line")
    end
-   if rate then
-      -- BENCH_CONNS: wrk's -c, which the script cannot see.
-      local per_conn = rate / tonumber(os.getenv("BENCH_CONNS") or "64")
-      interval = 1000 / per_conn
-   end
 end
 
-if rate then
-   function delay()
-      -- wrk takes whole milliseconds: dither to keep the mean exact.
-      local whole = math.floor(interval)
-      if math.random() < interval - whole then
-         return whole + 1
-      end
-      return whole
-   end
-end
+delay = dofile("bench/pace.lua")
 
 if counting then
    function response(status, headers, body)

@@ -792,8 +792,7 @@ apply_message(struct store_txn *txn, int db, int dead_db,
 	if (gap == 0 && dead && skip < e.count) {
 		rc = keep_dead(txn, dead_db, &e, in);
 		*durable = 1;	/* kept whole: on disk before the ack */
-	}
-	else if (gap == 0 && !dead)
+	} else if (gap == 0 && !dead)
 		rc = apply_records(txn, ops, arg, &e, records, skip,
 		    &in->verdicts, &in->nverdicts, durable);
 	last = gap ? inbox_last(txn, db, e.sender) : e.seq + e.count - 1;

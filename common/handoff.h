@@ -108,8 +108,9 @@ int		 inbox_accept(struct store_txn *, int senders_db,
  * apply() works in the open write transaction, told the record's sender
  * and sequence (which name it for good: a resend has the same); it fills
  * the verdict (or leaves v->result 0 for none) and sets *durable when the
- * commit must be synced before the record is acknowledged.  It returns -1 to abort the whole transaction (nothing is then
- * acknowledged, and the senders send it all again).
+ * commit must be synced before the record is acknowledged.  It returns -1
+ * to abort the whole transaction (nothing is then acknowledged, and the
+ * senders send it all again).
  */
 struct inbox_ops {
 	enum msg_type	 type;

@@ -507,7 +507,8 @@ pace(struct timespec *last, int64_t min_us)
 	us = (now.tv_sec - last->tv_sec) * 1000000 +
 	    (now.tv_nsec - last->tv_nsec) / 1000;
 	if (us >= 0 && us < min_us) {
-		gap.tv_nsec = (long)(min_us - us) * 1000;
+		gap.tv_sec = (time_t)((min_us - us) / 1000000);
+		gap.tv_nsec = (long)((min_us - us) % 1000000) * 1000;
 		nanosleep(&gap, NULL);
 		clock_gettime(CLOCK_MONOTONIC, &now);
 	}

@@ -196,7 +196,6 @@ run(struct matcher *m, struct bus_sock *router)
 	}
 	inbox_close(ib);
 	outbox_flush(m->outbox);
-	log_release();
 }
 
 int
