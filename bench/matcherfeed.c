@@ -128,7 +128,8 @@ read_ack(struct feed *f)
 	if (zmq_msg_recv(&m, f->sock, 0) == -1)
 		die("recv");
 	wire_reader_init(&r, zmq_msg_data(&m), zmq_msg_size(&m));
-	if (wire_get_envelope(&r, &env) == -1 || env.type != MSG_ACK) {
+	if (wire_get_envelope(&r, &env) == -1 ||
+	    (env.type != MSG_ACK && env.type != MSG_REPLY)) {
 		fprintf(stderr, "matcherfeed: not an ack\n");
 		exit(2);
 	}

@@ -31,6 +31,8 @@ struct dest {
 	uint64_t	 deleted;	/* highest seq deleted from the store */
 	uint64_t	 sent;		/* highest seq sent */
 	int64_t		 progress_ms;	/* last ack or first send from idle */
+	int		 unanswered;	/* batches sent, no reply yet */
+	int64_t		 sent_ms;	/* the last batch */
 };
 
 struct outbox {
@@ -47,6 +49,8 @@ struct outbox {
 	int		 after_sync;	/* send only what is synced */
 	int64_t		 unsynced_since_ms; /* oldest commit not synced */
 	int64_t		 trimmed_ms;	/* last deletion of acked records */
+	int		 max_unanswered; /* 0: no limit */
+	int64_t		 give_up_ms;	/* on a reply after this long */
 };
 
 static void
@@ -233,6 +237,13 @@ outbox_close(struct outbox *ob)
 	free(ob);
 }
 
+void
+outbox_limit_unanswered(struct outbox *ob, int max, int64_t give_up_ms)
+{
+	ob->max_unanswered = max;
+	ob->give_up_ms = give_up_ms;
+}
+
 unsigned
 outbox_ndest(const struct outbox *ob)
 {
@@ -380,9 +391,14 @@ flush_dest(struct outbox *ob, unsigned d, int64_t now)
 		    dst->endpoint, (unsigned long long)dst->acked + 1,
 		    (unsigned long long)dst->sent);
 		dst->sent = dst->acked;
+		dst->unanswered = 0;
 	}
+	if (dst->unanswered > 0 && now - dst->sent_ms > ob->give_up_ms)
+		dst->unanswered = 0;
 	while (dst->sent + 1 < dst->synced &&
-	    dst->sent - dst->acked < OUTBOX_WINDOW) {
+	    dst->sent - dst->acked < OUTBOX_WINDOW &&
+	    (ob->max_unanswered == 0 ||
+	    dst->unanswered < ob->max_unanswered)) {
 		if (txn == NULL && store_begin(ob->store, 0, &txn) != STORE_OK)
 			return;
 		if ((count = build_batch(ob, txn, d)) == 0)
@@ -392,6 +408,8 @@ flush_dest(struct outbox *ob, unsigned d, int64_t now)
 		if (dst->sent == dst->acked)
 			dst->progress_ms = now;
 		dst->sent += count;
+		dst->unanswered++;
+		dst->sent_ms = now;
 	}
 	store_abort(txn);
 }
@@ -493,7 +511,8 @@ read_ack(struct outbox *ob, unsigned d, struct buf *msg,
 	uint32_t i;
 
 	wire_reader_init(&r, msg->data, msg->len);
-	if (wire_get_envelope(&r, &e) == -1 || e.type != MSG_ACK) {
+	if (wire_get_envelope(&r, &e) == -1 ||
+	    (e.type != MSG_ACK && e.type != MSG_REPLY)) {
 		log_warn("event=bad_message endpoint=%s reason=\"not an ack\"",
 		    dst->endpoint);
 		return;
@@ -504,6 +523,10 @@ read_ack(struct outbox *ob, unsigned d, struct buf *msg,
 			dst->sent = dst->acked;
 		dst->progress_ms = mono_ms();
 	}
+	if (e.type == MSG_REPLY && dst->unanswered > 0)
+		dst->unanswered--;
+	if (dst->acked == dst->sent)
+		dst->unanswered = 0;
 	for (i = 0; i < e.count && !r.failed; i++)
 		fn(arg, d, &r);
 }
@@ -708,11 +731,11 @@ decode_records(struct wire_reader *r, const struct inbox_ops *ops,
 }
 
 static void
-build_ack(struct buf *ack, const char *self, uint64_t last,
-    uint32_t nverdicts, const struct buf *verdicts)
+build_ack(struct buf *ack, enum msg_type type, const char *self,
+    uint64_t last, uint32_t nverdicts, const struct buf *verdicts)
 {
 	buf_reset(ack);
-	wire_put_envelope(ack, MSG_ACK, self, last, nverdicts);
+	wire_put_envelope(ack, type, self, last, nverdicts);
 	if (verdicts != NULL)
 		buf_add(ack, verdicts->data, verdicts->len);
 }
@@ -851,9 +874,10 @@ ack_lazily(struct inbox *ib, const struct inmsg *in, int durable,
 		p->acked = p->applied;
 	else if (ib->unsynced_since_ms == 0)
 		ib->unsynced_since_ms = mono_ms();
-	build_ack(ack, ib->self, p->acked, in->nverdicts, &in->verdicts);
+	build_ack(ack, ib->ops->reply ? MSG_REPLY : MSG_ACK, ib->self,
+	    p->acked, in->nverdicts, &in->verdicts);
 	/* A resend is answered at once: its sender missed an ack. */
-	return in->nverdicts > 0 || in->gap || !p->waiting;
+	return ib->ops->reply || in->nverdicts > 0 || in->gap || !p->waiting;
 }
 
 static void
@@ -962,7 +986,7 @@ inbox_sync(struct inbox *ib)
 			continue;
 		p->waiting = 0;
 		p->acked = p->applied;
-		build_ack(&ack, ib->self, p->acked, 0, NULL);
+		build_ack(&ack, MSG_ACK, ib->self, p->acked, 0, NULL);
 		if (bus_send(ib->router, p->peer, ack.data, ack.len) == -1)
 			log_debug("event=ack result=unsent peer=%s", p->peer);
 	}

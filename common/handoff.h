@@ -15,7 +15,7 @@
  * A batch: envelope (type, sender, first seq, count), u64 base (the
  * oldest unacknowledged seq), then count times u32 length | record.
  * An ack: envelope (MSG_ACK, receiver, highest seq applied, count), then
- * count verdict records.
+ * count verdict records; MSG_REPLY is the same, and answers one batch.
  *
  * Receiver: inbox_accept() tells which records of a batch are new, given
  * the highest sequence applied per sender (kept in the receiver's own
@@ -58,6 +58,17 @@ int		 outbox_add(struct outbox *, struct store_txn *, unsigned dest,
 void		 outbox_committed(struct outbox *);
 void		 outbox_aborted(struct outbox *);
 
+/*
+ * Send at most max (0: any number of) batches to a destination ahead of
+ * its replies (MSG_REPLY: a receiver whose inbox_ops.reply is set answers
+ * every batch at once): what comes meanwhile goes in the next, bigger
+ * batch.  Under load that is fewer batches, each of which costs the
+ * receiver a wake-up and a commit whatever its size; when idle nothing
+ * waits.  A reply not come within give_up_ms is taken as lost (a
+ * receiver that restarted, a batch it could not read): sending goes on.
+ */
+void		 outbox_limit_unanswered(struct outbox *, int max,
+		    int64_t give_up_ms);
 /* Send what is due; cheap to call often. */
 void		 outbox_flush(struct outbox *);
 /*
@@ -122,6 +133,7 @@ struct inbox_ops {
 			    const char *sender, uint64_t seq,
 			    struct verdict *, int *durable);
 	int		 max_msgs;	/* per transaction (at most 16) */
+	int		 reply;		/* answer every batch at once */
 };
 
 /*

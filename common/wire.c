@@ -6,6 +6,7 @@ static const char *const msg_names[MSG_TYPE_END] = {
 	[MSG_HITS] = "hits",
 	[MSG_EVENTS] = "events",
 	[MSG_ACK] = "ack",
+	[MSG_REPLY] = "reply",
 };
 
 const char *

@@ -30,6 +30,7 @@ enum msg_type {
 	MSG_HITS = 1,	/* ingest -> matcher: a batch of hit records */
 	MSG_EVENTS,	/* matcher -> firer: a batch of event records */
 	MSG_ACK,	/* receiver -> sender: applied up to seq, verdicts */
+	MSG_REPLY,	/* an ack that answers one batch (inbox_ops.reply) */
 	MSG_TYPE_END
 };
 

@@ -34,6 +34,12 @@ static const char *const db_names[DB_COUNT] = { "spool", "meta" };
  * before it along, so a join never waits for this.
  */
 #define SPOOL_SYNC_MS		200
+/*
+ * One batch at a time goes to each matcher, which answers it at once:
+ * what is synced meanwhile goes in the next.  A reply lost (a matcher
+ * restarting) holds the next batch back at most this long.
+ */
+#define SPOOL_REPLY_WAIT_MS	50
 
 struct spool {
 	struct daemon	*daemon;
@@ -169,6 +175,7 @@ spool_open(struct daemon *d)
 	    &d->conf->matcher_endpoints, d->sender_id, MSG_HITS);
 	if (sp->outbox == NULL)
 		goto fail;
+	outbox_limit_unanswered(sp->outbox, 1, SPOOL_REPLY_WAIT_MS);
 	outbox_send_after_sync(sp->outbox);
 	if ((sp->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
 		goto fail;

@@ -140,7 +140,7 @@ gauge_outbox(struct matcher *m)
 
 static const struct inbox_ops hit_ops = {
 	MSG_HITS, sizeof(struct hit), hit_init_any, hit_release, hit_decode,
-	hit_apply, 16
+	hit_apply, 16, 1
 };
 
 static void

@@ -261,7 +261,7 @@ fuzz_message(const uint8_t *data, size_t size)
 	CHECK(env.version == WIRE_VERSION);
 	CHECK(env.sender[0] != '\0' && strlen(env.sender) <= WIRE_SENDER_MAX);
 	(void)msg_type_name(env.type);
-	if (env.type == MSG_ACK) {
+	if (env.type == MSG_ACK || env.type == MSG_REPLY) {
 		for (i = 0; i < env.count && !r.failed; i++) {
 			memset(&v, 0, sizeof(v));
 			if (record_get_verdict(&r, &v) == 0)

@@ -186,6 +186,10 @@ messages(void)
 	snprintf(v.reason, sizeof(v.reason), "waiting for click");
 	record_put_verdict(&b, &v);
 	save("msg-ack", &b);
+	buf_reset(&b);
+	wire_put_envelope(&b, MSG_REPLY, "matcher-0", 4, 1);
+	record_put_verdict(&b, &v);
+	save("msg-reply", &b);
 	event_free(&e);
 
 	buf_reset(&b);

@@ -10,7 +10,7 @@ import zmq
 
 WIRE_VERSION = 1
 RECORD_VERSION = 1
-MSG_HITS, MSG_EVENTS, MSG_ACK = 1, 2, 3
+MSG_HITS, MSG_EVENTS, MSG_ACK, MSG_REPLY = 1, 2, 3, 4
 HIT_CLICK, HIT_IMPRESSION, HIT_POSTBACK = 1, 2, 3
 HIT_PIXEL, HIT_CLICKLESS, HIT_REJECT = 4, 5, 6
 VERDICT_NAMES = {1: "stored", 2: "approved", 3: "pending", 4: "rejected",
@@ -59,9 +59,10 @@ def batch(kind, sender, seq, records, base=None):
 
 
 def parse_ack(msg):
-    """(highest seq applied, [(seq, result name, reason, txid)])."""
+    """(highest seq applied, [(seq, result name, reason, txid)]) of an
+    ack or a reply (an ack that answers one batch)."""
     version, kind = struct.unpack(">BB", msg[:2])
-    assert (version, kind) == (WIRE_VERSION, MSG_ACK), msg
+    assert version == WIRE_VERSION and kind in (MSG_ACK, MSG_REPLY), msg
     off = 2
     n = struct.unpack(">I", msg[off:off + 4])[0]
     off += 4 + n
@@ -98,9 +99,15 @@ class Sender:
         return self.ack()
 
     def ack(self, timeout=10):
-        if not self.sock.poll(timeout * 1000):
-            raise AssertionError("no ack from the matcher")
-        return parse_ack(self.sock.recv())
+        """The matcher's reply to the batch just sent (it answers each
+        at once); acks its syncs send in between are passed over."""
+        deadline = time.monotonic() + timeout
+        while self.sock.poll(max(0, deadline - time.monotonic()) * 1000):
+            msg = self.sock.recv()
+            if msg[1] == MSG_REPLY:
+                return parse_ack(msg)
+            parse_ack(msg)
+        raise AssertionError("no reply from the matcher")
 
     def close(self):
         self.sock.close()

@@ -495,6 +495,7 @@ test_names(void)
 	CHECK_STR(msg_type_name(MSG_HITS), "hits");
 	CHECK_STR(msg_type_name(MSG_EVENTS), "events");
 	CHECK_STR(msg_type_name(MSG_ACK), "ack");
+	CHECK_STR(msg_type_name(MSG_REPLY), "reply");
 	CHECK_STR(msg_type_name(0), "unknown");
 	CHECK_STR(msg_type_name(-1), "unknown");
 	CHECK_STR(msg_type_name(MSG_TYPE_END), "unknown");
