@@ -408,8 +408,10 @@ flush_dest(struct outbox *ob, unsigned d, int64_t now)
 		if (dst->sent == dst->acked)
 			dst->progress_ms = now;
 		dst->sent += count;
-		dst->unanswered++;
-		dst->sent_ms = now;
+		if (ob->max_unanswered > 0) {
+			dst->unanswered++;
+			dst->sent_ms = now;
+		}
 	}
 	store_abort(txn);
 }

@@ -213,12 +213,12 @@ unanswered(struct store *st, struct outbox *ob, struct bus_sock *router)
  * the sync brings a plain ack of it.
  */
 static void
-replies(const char *dir, struct bus_sock *unused)
+replies(const char *dir)
 {
 	static const struct inbox_ops ops = {
 		MSG_HITS, 1, raw_init, raw_init, raw_decode, raw_apply, 16, 1
 	};
-	char in_dir[160], endpoint[192];
+	char path[160], endpoint[192];
 	struct strlist eps;
 	struct store *st, *in_st;
 	struct bus *bus;
@@ -228,19 +228,18 @@ replies(const char *dir, struct bus_sock *unused)
 	struct got g;
 	int i;
 
-	(void)unused;
 	memset(&g, 0, sizeof(g));
-	snprintf(in_dir, sizeof(in_dir), "%s/in", dir);
+	snprintf(path, sizeof(path), "%s/in", dir);
 	snprintf(endpoint, sizeof(endpoint), "ipc://%s/in.sock", dir);
-	CHECK(mkdir(in_dir, 0700) == 0);
+	CHECK(mkdir(path, 0700) == 0);
 	memset(&eps, 0, sizeof(eps));
 	strlist_add(&eps, endpoint);
-	in_st = store_open(in_dir, 16 << 20, in_dbs, DB_IN_COUNT, 0);
+	in_st = store_open(path, 16 << 20, in_dbs, DB_IN_COUNT, 0);
 	bus = bus_new();
 	router = bus_bind(bus, endpoint);
-	snprintf(in_dir, sizeof(in_dir), "%s/out", dir);
-	CHECK(mkdir(in_dir, 0700) == 0);
-	st = store_open(in_dir, 16 << 20, dbs, DB_COUNT, 0);
+	snprintf(path, sizeof(path), "%s/out", dir);
+	CHECK(mkdir(path, 0700) == 0);
+	st = store_open(path, 16 << 20, dbs, DB_COUNT, 0);
 	ob = outbox_open(st, DB_OUTBOX, DB_META, bus, &eps, "s-0/2", MSG_HITS);
 	CHECK(in_st && st && router && ob);
 	if (!in_st || !st || !router || !ob)
@@ -333,7 +332,7 @@ main(void)
 	CHECK(outbox_unsynced_since(ob) == 0);
 
 	unanswered(st, ob, router);
-	replies(dir, router);
+	replies(dir);
 
 	outbox_close(ob);
 	bus_close(router);
