@@ -441,12 +441,16 @@ attempt_init(struct attempt *a)
 void
 attempt_free(struct attempt *a)
 {
-	free(a->rule);
-	free(a->offer_id);
-	free(a->publisher);
-	free(a->txid);
-	free(a->url);
-	free(a->error);
+	if (a->strings != NULL) {
+		free(a->strings);
+	} else {
+		free(a->rule);
+		free(a->offer_id);
+		free(a->publisher);
+		free(a->txid);
+		free(a->url);
+		free(a->error);
+	}
 	attempt_init(a);
 }
 
@@ -469,6 +473,41 @@ record_put_attempt(struct buf *b, const struct attempt *a)
 	wire_put_str(b, a->error);
 }
 
+/*
+ * The six strings of an attempt in one allocation: logview reads
+ * millions of attempts, and six mallocs and frees each cost it an eighth
+ * of its time.
+ */
+static int
+get_attempt_strings(struct wire_reader *r, struct attempt *a)
+{
+	static const size_t max[] = {
+		RECORD_NAME_MAX, RECORD_VALUE_MAX, RECORD_VALUE_MAX,
+		RECORD_ID_MAX, WIRE_MSG_MAX, WIRE_MSG_MAX
+	};
+	char **dst[] = {
+		&a->rule, &a->offer_id, &a->publisher, &a->txid, &a->url,
+		&a->error
+	};
+	const unsigned char *p[nitems(max)];
+	size_t n[nitems(max)], total = 0, i;
+	char *s;
+
+	for (i = 0; i < nitems(max); i++) {
+		if (wire_get_span(r, max[i], &p[i], &n[i]) == -1)
+			return -1;
+		total += n[i] + 1;
+	}
+	s = a->strings = xmalloc(total);
+	for (i = 0; i < nitems(max); i++) {
+		memcpy(s, p[i], n[i]);
+		s[n[i]] = '\0';
+		*dst[i] = s;
+		s += n[i] + 1;
+	}
+	return 0;
+}
+
 int
 record_get_attempt(struct wire_reader *r, struct attempt *a)
 {
@@ -480,12 +519,7 @@ record_get_attempt(struct wire_reader *r, struct attempt *a)
 	    wire_get_u16(r, &a->http_status) == -1 ||
 	    wire_get_u32(r, &a->latency_ms) == -1 ||
 	    wire_get_u8(r, &a->type) == -1 ||
-	    wire_get_str(r, RECORD_NAME_MAX, &a->rule) == -1 ||
-	    wire_get_str(r, RECORD_VALUE_MAX, &a->offer_id) == -1 ||
-	    wire_get_str(r, RECORD_VALUE_MAX, &a->publisher) == -1 ||
-	    wire_get_str(r, RECORD_ID_MAX, &a->txid) == -1 ||
-	    wire_get_str(r, WIRE_MSG_MAX, &a->url) == -1 ||
-	    wire_get_str(r, WIRE_MSG_MAX, &a->error) == -1)
+	    get_attempt_strings(r, a) == -1)
 		return -1;
 	if (a->result == 0 || a->result >= ATTEMPT_RESULT_END ||
 	    a->type == 0 || a->type >= EVENT_TYPE_END) {

@@ -168,6 +168,7 @@ struct attempt {
 	char		*txid;
 	char		*url;
 	char		*error;
+	char		*strings;	/* decoded: the six above in one block */
 };
 
 void	attempt_init(struct attempt *);

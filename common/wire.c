@@ -178,8 +178,8 @@ wire_get_i64(struct wire_reader *r, int64_t *out)
 }
 
 /* Point at the next string's bytes after checking its length. */
-static int
-get_span(struct wire_reader *r, size_t max, const unsigned char **p,
+int
+wire_get_span(struct wire_reader *r, size_t max, const unsigned char **p,
     size_t *n)
 {
 	uint32_t len;
@@ -203,7 +203,7 @@ wire_get_str(struct wire_reader *r, size_t max, char **out)
 	const unsigned char *p;
 	size_t n;
 
-	if (get_span(r, max, &p, &n) == -1)
+	if (wire_get_span(r, max, &p, &n) == -1)
 		return -1;
 	/* No NUL inside (get_span saw to it): a plain copy. */
 	*out = xmalloc(n + 1);
@@ -218,7 +218,7 @@ wire_get_strbuf(struct wire_reader *r, char *dst, size_t max)
 	const unsigned char *p;
 	size_t n;
 
-	if (get_span(r, max, &p, &n) == -1)
+	if (wire_get_span(r, max, &p, &n) == -1)
 		return -1;
 	memcpy(dst, p, n);
 	dst[n] = '\0';

@@ -74,6 +74,9 @@ int	wire_get_i64(struct wire_reader *, int64_t *);
 int	wire_get_str(struct wire_reader *, size_t max, char **);
 /* The same into a caller's array of size max + 1. */
 int	wire_get_strbuf(struct wire_reader *, char *, size_t max);
+/* The same left in place: its bytes (no NUL after them) and length. */
+int	wire_get_span(struct wire_reader *, size_t max,
+	    const unsigned char **, size_t *);
 int	wire_get_envelope(struct wire_reader *, struct envelope *);
 /* 0 when every byte was consumed and nothing failed. */
 int	wire_done(const struct wire_reader *);

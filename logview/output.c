@@ -185,21 +185,23 @@ static void
 add_tsv(struct buf *b, const char *value)
 {
 	const unsigned char *p = (const unsigned char *)value;
-	size_t n = strlen(value), len, i, run;
+	size_t len, i, run;
 	uint32_t c;
 
-	while (n > 0) {
-		/* Plain ASCII goes through in one copy: most of a log is. */
-		for (run = 0; run < n && (unsigned char)(p[run] - 0x20) <
-		    0x5f && p[run] != '\\'; run++)
+	for (;;) {
+		/* Plain ASCII goes through in one copy: most of a log is.  The
+		 * NUL at the end is a control character and stops the run. */
+		for (run = 0; (unsigned char)(p[run] - 0x20) < 0x5f &&
+		    p[run] != '\\'; run++)
 			;
 		if (run > 0) {
 			buf_add(b, p, run);
 			p += run;
-			n -= run;
-			continue;
 		}
-		len = utf8_seq(p, n, &c);
+		if (*p == '\0')
+			return;
+		/* At most 4 bytes are read, and the NUL ends a sequence. */
+		len = utf8_seq(p, 4, &c);
 		if (len > 0 && !is_control(c) && c != '\\') {
 			buf_add(b, p, len);
 		} else if (len == 1 && (c == '\t' || c == '\n' || c == '\r' ||
@@ -214,7 +216,6 @@ add_tsv(struct buf *b, const char *value)
 				buf_printf(b, "\\x%02x", p[i]);
 		}
 		p += len;
-		n -= len;
 	}
 }
 
