@@ -205,7 +205,7 @@ wire_get_str(struct wire_reader *r, size_t max, char **out)
 
 	if (wire_get_span(r, max, &p, &n) == -1)
 		return -1;
-	/* No NUL inside (get_span saw to it): a plain copy. */
+	/* No NUL inside (wire_get_span saw to it): a plain copy. */
 	*out = xmalloc(n + 1);
 	memcpy(*out, p, n);
 	(*out)[n] = '\0';

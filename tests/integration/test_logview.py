@@ -24,11 +24,12 @@ STATS_COLUMNS = ["rule", "attempts", "ok", "retry", "failed", "cancelled",
                  "interrupted", "2xx", "3xx", "4xx", "5xx", "0", "other"]
 
 # What a hostile receiver answers: tabs, newlines, a backslash, terminal
-# escapes (ESC [, BEL, CR, the C1 CSI), a byte that is not UTF-8, and an
-# honest e-acute.
-HOSTILE = (b"a\tb\nc\\d\x1b[31mred\x07\r\xff\xc2\x9b\xc3\xa9end")
-HOSTILE_TSV = "a\\tb\\nc\\\\d\\x1b[31mred\\x07\\r\\xff\\xc2\\x9b\u00e9end"
-HOSTILE_JSON = "a\tb\nc\\d\x1b[31mred\x07\r\ufffd\x9b\u00e9end"
+# escapes (ESC [, BEL, CR, the C1 CSI), a byte that is not UTF-8, an
+# honest e-acute, and a sequence cut short by the end of the text.
+HOSTILE = (b"a\tb\nc\\d\x1b[31mred\x07\r\xff\xc2\x9b\xc3\xa9end\xe2\x82")
+HOSTILE_TSV = ("a\\tb\\nc\\\\d\\x1b[31mred\\x07\\r\\xff\\xc2\\x9b\u00e9end"
+               "\\xe2\\x82")
+HOSTILE_JSON = "a\tb\nc\\d\x1b[31mred\x07\r\ufffd\x9b\u00e9end\ufffd\ufffd"
 
 
 def config(recv):
