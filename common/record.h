@@ -168,7 +168,7 @@ struct attempt {
 	char		*txid;
 	char		*url;
 	char		*error;
-	char		*strings;	/* decoded: the six above in one block */
+	char		*strings;	/* decoded: the six above, one block */
 };
 
 void	attempt_init(struct attempt *);

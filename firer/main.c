@@ -477,7 +477,8 @@ static void
 report(const struct flight *fl)
 {
 	count_attempt(fl, fl->result, fl->outcome.latency_ms);
-	(fl->result == ATTEMPT_OK ? log_debug : log_info)("event=attempt postback_id=%s attempt=%u result=%s "
+	(fl->result == ATTEMPT_OK ? log_debug : log_info)(
+	    "event=attempt postback_id=%s attempt=%u result=%s "
 	    "http_status=%d transaction_id=%s rule=%s", fl->d.postback_id,
 	    fl->d.attempt, attempt_result_name(fl->result),
 	    fl->outcome.http_status, fl->d.event.txid, fl->d.rule);
