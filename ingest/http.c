@@ -457,6 +457,31 @@ http_stored(struct request *req)
 	MHD_resume_connection(req->conn);
 }
 
+/*
+ * The requests of one group commit: those waiting in their thread are
+ * marked under one lock and woken by one broadcast (one per request made
+ * both HTTP threads wake, and fight for the lock, for every click).  A
+ * request may be gone once it is answered: each is looked at only before.
+ */
+void
+http_stored_group(struct request **reqs, size_t n)
+{
+	size_t i, waiting = 0;
+
+	for (i = 0; i < n; i++)
+		if (reqs[i]->in_thread)
+			reqs[waiting++] = reqs[i];
+		else
+			http_stored(reqs[i]);
+	if (waiting == 0)
+		return;
+	pthread_mutex_lock(&stored_lock);
+	for (i = 0; i < waiting; i++)
+		reqs[i]->state = RQ_READY;
+	pthread_cond_broadcast(&stored_cond);
+	pthread_mutex_unlock(&stored_lock);
+}
+
 void
 http_answer(struct request *req, int status, const char *body)
 {

@@ -40,6 +40,7 @@ static const char *const db_names[DB_COUNT] = { "spool", "meta" };
  * restarting) holds the next batch back at most this long.
  */
 #define SPOOL_REPLY_WAIT_MS	50
+#define SPOOL_ANSWER_GROUP	256	/* requests answered with one wake-up */
 
 struct spool {
 	struct daemon	*daemon;
@@ -312,11 +313,14 @@ wait_for_verdict(struct spool *sp, struct job *job)
 	sp->waiting_tail = job;
 }
 
-/* After the commit: clicks are answered, conversions wait. */
+/* After the commit: clicks are answered, a group at a time; conversions
+ * wait. */
 static void
 answer_stored(struct spool *sp, struct job *jobs)
 {
+	struct request *reqs[SPOOL_ANSWER_GROUP];
 	struct job *next;
+	size_t n = 0;
 
 	for (; jobs; jobs = next) {
 		next = jobs->next;
@@ -325,9 +329,14 @@ answer_stored(struct spool *sp, struct job *jobs)
 			continue;
 		}
 		log_debug("event=stored transaction_id=%s", jobs->txid);
-		http_stored(jobs->req);
+		reqs[n++] = jobs->req;
 		job_free(jobs);
+		if (n == nitems(reqs)) {
+			http_stored_group(reqs, n);
+			n = 0;
+		}
 	}
+	http_stored_group(reqs, n);
 }
 
 /*
