@@ -443,43 +443,35 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
-void
-http_stored(struct request *req)
-{
-	if (req->in_thread) {
-		pthread_mutex_lock(&stored_lock);
-		req->state = RQ_READY;
-		pthread_cond_broadcast(&stored_cond);
-		pthread_mutex_unlock(&stored_lock);
-		return;
-	}
-	req->state = RQ_READY;
-	MHD_resume_connection(req->conn);
-}
-
 /*
- * The requests of one group commit: those waiting in their thread are
- * marked under one lock and woken by one broadcast (one per request made
- * both HTTP threads wake, and fight for the lock, for every click).  A
- * request may be gone once it is answered: each is looked at only before.
+ * The requests of one group commit that wait in their thread (all but
+ * those answered with a verdict): marked under one lock and woken by one
+ * broadcast (one per request made both HTTP threads wake, and fight for
+ * the lock, for every click).  Once marked, a request may be gone.
  */
 void
 http_stored_group(struct request **reqs, size_t n)
 {
-	size_t i, waiting = 0;
+	size_t i;
 
-	for (i = 0; i < n; i++)
-		if (reqs[i]->in_thread)
-			reqs[waiting++] = reqs[i];
-		else
-			http_stored(reqs[i]);
-	if (waiting == 0)
+	if (n == 0)
 		return;
 	pthread_mutex_lock(&stored_lock);
-	for (i = 0; i < waiting; i++)
+	for (i = 0; i < n; i++)
 		reqs[i]->state = RQ_READY;
 	pthread_cond_broadcast(&stored_cond);
 	pthread_mutex_unlock(&stored_lock);
+}
+
+void
+http_stored(struct request *req)
+{
+	if (req->in_thread) {
+		http_stored_group(&req, 1);
+		return;
+	}
+	req->state = RQ_READY;
+	MHD_resume_connection(req->conn);
 }
 
 void

@@ -95,6 +95,7 @@ void		 http_quiesce(struct http *);
 void		 http_stop(struct http *);
 /* The hit of this request is stored: answer what was prepared. */
 void		 http_stored(struct request *);
+/* The same for requests that wait in their thread, in one wake-up. */
 void		 http_stored_group(struct request **, size_t);
 /* Answer now with status and a text line. */
 void		 http_answer(struct request *, int status, const char *body);

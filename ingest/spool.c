@@ -313,8 +313,10 @@ wait_for_verdict(struct spool *sp, struct job *job)
 	sp->waiting_tail = job;
 }
 
-/* After the commit: clicks are answered, a group at a time; conversions
- * wait. */
+/*
+ * After the commit: clicks are answered (all those waiting in an HTTP
+ * thread woken at once), conversions wait.
+ */
 static void
 answer_stored(struct spool *sp, struct job *jobs)
 {

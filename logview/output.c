@@ -189,8 +189,10 @@ add_tsv(struct buf *b, const char *value)
 	uint32_t c;
 
 	for (;;) {
-		/* Plain ASCII goes through in one copy: most of a log is.  The
-		 * NUL at the end is a control character and stops the run. */
+		/*
+		 * Plain ASCII goes through in one copy: most of a log is.
+		 * The NUL at the end is a control character: it stops the run.
+		 */
 		for (run = 0; (unsigned char)(p[run] - 0x20) < 0x5f &&
 		    p[run] != '\\'; run++)
 			;
