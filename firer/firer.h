@@ -45,10 +45,12 @@ int	rule_matches(const struct rule *, const struct event *);
 void	rule_build(const struct rule *, const struct delivery *,
 	    struct request *);
 /*
- * Rule versions: store the sending part of r (in the caller's write
- * transaction) and write its version id; get a version back, compiled
- * and cached.
+ * Rule versions: store the sending part of r and its status filter (in
+ * the caller's write transaction) and write its version id; get a
+ * version back, compiled and cached.  A version stored without the
+ * filter has status RULE_STATUS_OWN: the status of its delivery's event.
  */
+#define RULE_STATUS_OWN	(-1)
 int	rule_version_put(struct sched *, struct store_txn *,
 	    const struct rule *, char *id);
 const struct rule *rule_version_get(struct sched *, const char *id);

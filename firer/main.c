@@ -547,19 +547,22 @@ land_unsent(struct firer *f, struct flight *fl, int cancelled, const char *why)
 }
 
 /*
- * A delayed delivery whose conversion has changed status since (a
- * rejection during a fraud-check hold) is not sent.
+ * A delayed delivery whose conversion no longer has the status its rule
+ * fires on (a rejection during a fraud-check hold) is not sent; a rule
+ * on `status any` still fires.
  */
 static int
 condition_gone(struct firer *f, const struct rule *r,
     const struct delivery *d)
 {
-	int now;
+	int now, want = r->status;
 
-	if (r->delay_ms <= 0 || d->attempt != 1)
+	if (r->delay_ms <= 0 || d->attempt != 1 || want == RULE_STATUS_ANY)
 		return 0;
+	if (want == RULE_STATUS_OWN)
+		want = d->event.status;
 	now = sched_state(f->sched, &d->event);
-	return now != 0 && now != d->event.status;
+	return now != 0 && now != want;
 }
 
 /* Hand requests already noted as on the wire to the sending thread. */

@@ -207,8 +207,9 @@ request_free(struct request *req)
 /*
  * Rule versions: a delivery keeps the rule as it was when the delivery
  * was made, even after SIGHUP changes or removes it.  A version is the
- * rule's sending part (not its filters), encoded; its id is a hash of
- * that encoding, and each version is stored once in the firer's LMDB.
+ * rule's sending part and its status filter (checked again when a delay
+ * ends), encoded; its id is a hash of that encoding, and each version is
+ * stored once in the firer's LMDB.
  */
 static void
 encode_rule(struct buf *b, const struct rule *r)
@@ -233,6 +234,7 @@ encode_rule(struct buf *b, const struct rule *r)
 	wire_put_u16(b, (uint16_t)r->nretry);
 	for (i = 0; i < r->nretry; i++)
 		wire_put_i64(b, r->retry_ms[i]);
+	wire_put_u8(b, (uint8_t)r->status);
 }
 
 static struct tmpl *
@@ -311,7 +313,7 @@ static int
 decode_rule(const void *data, size_t len, struct rule *rule)
 {
 	struct wire_reader r;
-	uint8_t version, post;
+	uint8_t version, post, status;
 	char *src;
 
 	memset(rule, 0, sizeof(*rule));
@@ -327,6 +329,13 @@ decode_rule(const void *data, size_t len, struct rule *rule)
 	if (rule->url == NULL || decode_headers(&r, rule) == -1 ||
 	    decode_sending(&r, rule) == -1)
 		return -1;
+	/* Versions stored before the filter was kept end here. */
+	rule->status = RULE_STATUS_OWN;
+	if (r.off < r.len) {
+		if (wire_get_u8(&r, &status) == -1 || status > STATUS_REJECTED)
+			return -1;
+		rule->status = status;
+	}
 	return wire_done(&r);
 }
 

@@ -30,14 +30,21 @@ reject(struct verdict *v, const char *reason)
 	snprintf(v->reason, sizeof(v->reason), "%s", reason);
 }
 
+/* A rejection's reason: the hit's, or "rejected" when it gives none. */
+static const char *
+rejection_reason(const struct hit *hit)
+{
+	const char *reason = attrs_get(&hit->attrs, "reason");
+
+	return reason && *reason ? reason : "rejected";
+}
+
 /* The verdict of a conversion now in status, with the hit's reason. */
 static void
 set_verdict(struct verdict *v, int status, const struct hit *hit)
 {
-	const char *reason = attrs_get(&hit->attrs, "reason");
-
 	if (status == STATUS_REJECTED)
-		reject(v, reason && *reason ? reason : "rejected");
+		reject(v, rejection_reason(hit));
 	else
 		v->result = status == STATUS_APPROVED ? VERDICT_APPROVED :
 		    VERDICT_PENDING;
@@ -263,6 +270,8 @@ build_event(struct event *ev, const struct hit *click, const struct hit *hit,
 	if (offer && offer->revenue && !attrs_get(&ev->attrs, "revenue"))
 		attrs_set(&ev->attrs, "revenue", offer->revenue);
 	attrs_set(&ev->attrs, "status", status_name(status));
+	if (status == STATUS_REJECTED)
+		attrs_set(&ev->attrs, "reason", rejection_reason(hit));
 }
 
 /* Keep the conversion's new state and tell the firer. */
@@ -283,7 +292,12 @@ save_and_emit(struct matcher *m, struct store_txn *txn,
 	return emit(m, txn, ev);
 }
 
-/* A conversion that exists already: a status change or a duplicate. */
+/*
+ * A conversion that exists already: a status change or a duplicate.  A
+ * hit that names no status is the base conversion again (status
+ * approved by default): it approves a pending conversion and is a
+ * duplicate of an approved or a rejected one.
+ */
 static int
 update_conversion(struct matcher *m, struct store_txn *txn,
     const struct buf *key, const struct store_val *old, const struct hit *hit,
@@ -302,7 +316,9 @@ update_conversion(struct matcher *m, struct store_txn *txn,
 		event_free(&ev);
 		return -1;
 	}
-	if (to == 0 || to == ev.status)
+	if (to == 0)
+		to = ev.status == STATUS_PENDING ? STATUS_APPROVED : ev.status;
+	if (to == ev.status)
 		reject(v, "duplicate");
 	else if (!transition_allowed(ev.status, to))
 		reject(v, "invalid_transition");
@@ -310,7 +326,9 @@ update_conversion(struct matcher *m, struct store_txn *txn,
 		ev.status = (uint8_t)to;
 		ev.time_ms = hit->time_ms;
 		attrs_set(&ev.attrs, "status", status_name(to));
-		if (reason)
+		if (to == STATUS_REJECTED)
+			attrs_set(&ev.attrs, "reason", rejection_reason(hit));
+		else if (reason)
 			attrs_set(&ev.attrs, "reason", reason);
 		rc = save_and_emit(m, txn, key, &ev);
 		set_verdict(v, to, hit);

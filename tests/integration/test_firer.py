@@ -82,6 +82,8 @@ def test_delay_then_cancel_by_rejection():
         'postback rej on conversion status rejected url "%(url)s/rej'
         '?t={transaction_id}&r={reason}"',
         'postback late on conversion delay 500ms url "%(url)s/late"',
+        'postback any on conversion status any delay 1s url "%(url)s/any'
+        '?s={status}"',
     ]
     with cluster_of(base(recv, rules)) as c:
         c.start_all()
@@ -92,10 +94,14 @@ def test_delay_then_cancel_by_rejection():
         got = recv.wait_for(1)
         assert got[0]["path"] == "/rej", got
         c.wait_log("firer-0", "result=cancelled", count=2)
-        assert [r["path"] for r in recv.requests] == ["/rej"], recv.requests
+        # status any fires for both statuses, delay or not.
+        got = recv.wait_for(3)
+        assert sorted((r["path"], r["raw_query"]) for r in got) == [
+            ("/any", "s=approved"), ("/any", "s=rejected"),
+            ("/rej", "t=%s&r=fraud" % tx)], got
         results = sorted((r[6], r[3]) for r in rows(c, "--transaction", tx))
-        assert results == [("hold", "cancelled"), ("late", "cancelled"),
-                           ("rej", "ok")], results
+        assert results == [("any", "ok"), ("any", "ok"), ("hold", "cancelled"),
+                           ("late", "cancelled"), ("rej", "ok")], results
         assert all(s == 0 for s in c.stop_all().values())
     recv.close()
 

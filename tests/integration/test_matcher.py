@@ -98,6 +98,37 @@ def test_duplicates_multiple_and_events():
     recv.close()
 
 
+def test_status_changes_and_the_default_status():
+    """No status is the base conversion, approved: it approves a pending
+    conversion and is a duplicate of an approved or rejected one; a
+    rejection without a reason carries "rejected" to the verdict and to
+    the event."""
+    recv = Receiver()
+    rule = ('postback st on conversion status any url "%s?s={status}'
+            '&r={reason}"' % recv.url("/st"))
+    with cluster_of(conf(recv, rule)) as c:
+        c.start_all()
+        tx = click(c)
+        assert postback(c, tx, "&status=pending")[1]["result"] == "pending"
+        assert postback(c, tx)[1]["result"] == "approved"
+        assert postback(c, tx)[1].get("reason") == "duplicate"
+        status, _, body = get(c.base() + "/reject?secure=g1&transaction_id="
+                              + tx)
+        assert kv(body) == {"result": "rejected", "reason": "rejected",
+                            "transaction_id": tx}, body
+        assert postback(c, tx)[1].get("reason") == "duplicate"
+        assert postback(c, tx, "&status=approved")[1].get("reason") == \
+            "invalid_transition"
+        got = [r for r in recv.wait_for(6) if r["path"] == "/st"]
+        assert sorted((r["query"]["s"][0], r["query"].get("r", [""])[0])
+                      for r in got) == [("approved", ""), ("pending", ""),
+                                        ("rejected", "rejected")], got
+        time.sleep(0.3)
+        assert len(recv.requests) == 6, recv.requests
+        assert all(s == 0 for s in c.stop_all().values())
+    recv.close()
+
+
 def test_misrouted_shard_is_refused():
     recv = Receiver()
     with cluster_of(conf(recv), matchers=2) as c:
@@ -196,6 +227,7 @@ def test_events_for_a_removed_firer_are_rehomed():
 if __name__ == "__main__":
     main([test_conversion_before_its_click_is_held, test_window_expired,
           test_duplicates_multiple_and_events,
+          test_status_changes_and_the_default_status,
           test_misrouted_shard_is_refused, test_kill_matcher_during_a_stream,
           test_full_map_stops_input_then_recovers,
           test_events_for_a_removed_firer_are_rehomed])
