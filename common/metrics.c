@@ -222,16 +222,38 @@ answer(void *cls, struct MHD_Connection *conn, const char *url,
 	return rc;
 }
 
+static in_port_t *
+port_of(struct sockaddr_storage *ss)
+{
+	return ss->ss_family == AF_INET6 ?
+	    &((struct sockaddr_in6 *)ss)->sin6_port :
+	    &((struct sockaddr_in *)ss)->sin_port;
+}
+
+/* The port of ss moved up by n; -1 past 65535. */
+static int
+port_add(struct sockaddr_storage *ss, int n)
+{
+	long moved = (long)ntohs(*port_of(ss)) + n;
+
+	if (n < 0 || moved > 65535)
+		return -1;
+	*port_of(ss) = htons((in_port_t)moved);
+	return 0;
+}
+
 int
-metrics_start(const char *addr)
+metrics_start(const char *addr, int instance)
 {
 	struct sockaddr_storage ss;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
 
 	if (addr == NULL)
 		return 0;
-	if (parse_hostport(addr, &ss, NULL) == -1) {
-		log_error("event=metrics address=%s error=\"bad address\"", addr);
+	if (parse_hostport(addr, &ss, NULL) == -1 ||
+	    port_add(&ss, instance) == -1) {
+		log_error("event=metrics address=%s instance=%d "
+		    "error=\"bad address\"", addr, instance);
 		return -1;
 	}
 	if (ss.ss_family == AF_INET6)
@@ -241,11 +263,12 @@ metrics_start(const char *addr)
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
 	if (server == NULL) {
-		log_error("event=metrics address=%s error=\"cannot listen\"",
-		    addr);
+		log_error("event=metrics address=%s instance=%d "
+		    "error=\"cannot listen\"", addr, instance);
 		return -1;
 	}
-	log_info("event=metrics address=%s", addr);
+	log_info("event=metrics address=%s instance=%d port=%u", addr,
+	    instance, (unsigned)ntohs(*port_of(&ss)));
 	return 0;
 }
 

@@ -32,8 +32,12 @@ void	metric_observe_ms(struct metric *, double);
 
 /* The exposition text of every metric. */
 void	metrics_render(struct buf *);
-/* Serve /metrics on addr ("127.0.0.1:9101"); 0, or -1 logged. */
-int	metrics_start(const char *addr);
+/*
+ * Serve /metrics on addr ("127.0.0.1:9101") with its port moved up by
+ * the instance number, so that instances on one host do not collide;
+ * 0, or -1 logged.
+ */
+int	metrics_start(const char *addr, int instance);
 void	metrics_stop(void);
 
 #endif

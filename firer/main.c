@@ -853,7 +853,7 @@ main(int argc, char **argv)
 	    NULL)
 		fatal("event=start error=\"cannot bind %s\"",
 		    d.conf->firer_endpoints.v[d.instance]);
-	if (metrics_start(d.conf->metrics[SERVICE_FIRER]) == -1)
+	if (metrics_start(d.conf->metrics[SERVICE_FIRER], d.instance) == -1)
 		fatal("event=start error=\"cannot serve metrics\"");
 	log_info("event=ready sender=%s endpoint=%s rules=%zu", d.sender_id,
 	    d.conf->firer_endpoints.v[d.instance], d.conf->nrules);

@@ -52,7 +52,7 @@ main(int argc, char **argv)
 		fatal("event=start error=\"cannot open the spool\"");
 	if ((http = http_start(&in)) == NULL)
 		fatal("event=start error=\"cannot listen\"");
-	if (metrics_start(d.conf->metrics[SERVICE_INGEST]) == -1)
+	if (metrics_start(d.conf->metrics[SERVICE_INGEST], d.instance) == -1)
 		fatal("event=start error=\"cannot serve metrics\"");
 	log_info("event=ready sender=%s shards=%zu", d.sender_id,
 	    d.conf->matcher_endpoints.n);

@@ -226,7 +226,7 @@ main(int argc, char **argv)
 	if (router == NULL || m.outbox == NULL)
 		fatal("event=start error=\"cannot open sockets\"");
 	make_metrics();
-	if (metrics_start(d.conf->metrics[SERVICE_MATCHER]) == -1)
+	if (metrics_start(d.conf->metrics[SERVICE_MATCHER], d.instance) == -1)
 		fatal("event=start error=\"cannot serve metrics\"");
 	log_info("event=ready sender=%s endpoint=%s", d.sender_id,
 	    d.conf->matcher_endpoints.v[d.instance]);

@@ -9,8 +9,8 @@ import time
 
 import wire
 
-from harness import (Receiver, cluster_of, get, http_request, kv, main,
-                     post_form, program)
+from harness import (Receiver, cluster_of, free_port, get, http_request, kv,
+                     main, post_form, program)
 
 CONF = ('global-token g1\n'
         'offer o1 url "http://127.0.0.1:9/?t={transaction_id}&ua={param.x}"')
@@ -82,6 +82,44 @@ def test_one_process_per_directory():
                                 capture_output=True, timeout=30)
         assert second.returncode == 1, second
         assert b"in use by another process" in second.stderr, second.stderr
+        assert all(s == 0 for s in c.stop_all().values())
+
+
+def test_instances_on_one_host_share_the_address():
+    """Two ingests reading the one config file on one host: both bind
+    its listen address (SO_REUSEPORT) and take clicks, each serves its
+    metrics on the port plus its instance number, and when one stops
+    the other takes every click."""
+    while True:
+        mport = free_port()
+        try:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", mport + 1))
+            break
+        except OSError:
+            continue
+
+    def clicks_of(instance):
+        _, _, body = get("http://127.0.0.1:%d/metrics" % (mport + instance))
+        for line in body.splitlines():
+            if line.startswith('postline_ingest_hits_total{endpoint="click"'
+                               ',code="302"}'):
+                return int(line.split()[-1])
+        return 0
+
+    with cluster_of(CONF + "\ningest metrics 127.0.0.1:%d\n" % mport) as c:
+        c.start("matcher")
+        c.start("ingest", 0)
+        c.start("ingest", 1)
+        url = c.base() + "/click?offer_id=o1&publisher=p"
+        for _ in range(64):	# a new connection each: the kernel spreads
+            assert get(url)[0] == 302
+        served = [clicks_of(0), clicks_of(1)]
+        assert sum(served) == 64 and min(served) > 0, served
+        assert c.stop("ingest", 0) == 0
+        for _ in range(8):
+            assert get(url)[0] == 302
+        assert clicks_of(1) == served[1] + 8
         assert all(s == 0 for s in c.stop_all().values())
 
 
@@ -372,4 +410,5 @@ if __name__ == "__main__":
           test_crlf_never_reaches_a_header,
           test_spool_full_answers_503_then_recovers,
           test_kill_ingest_after_answers, test_oversize_and_slow_clients,
-          test_clients_gone_while_clicks_wait])
+          test_clients_gone_while_clicks_wait,
+          test_instances_on_one_host_share_the_address])
