@@ -161,6 +161,23 @@ render_histogram(struct buf *b, const struct metric *m)
 	    &m->count, __ATOMIC_RELAXED));
 }
 
+static void
+render_series(struct buf *b, const struct metric *m)
+{
+	if (m->kind == METRIC_HISTOGRAM) {
+		render_histogram(b, m);
+		return;
+	}
+	series(b, m, "", NULL);
+	buf_printf(b, " %lld\n", (long long)__atomic_load_n(&m->value,
+	    __ATOMIC_RELAXED));
+}
+
+/*
+ * Each name once, where its first series was registered: HELP, TYPE and
+ * then every series of that name, for the text format wants them
+ * together (series made later, a label per new host, come in between).
+ */
 void
 metrics_render(struct buf *b)
 {
@@ -169,19 +186,15 @@ metrics_render(struct buf *b)
 
 	pthread_mutex_lock(&registry_lock);
 	for (m = registry; m; m = m->next) {
-		/* HELP and TYPE once per name, before its first series. */
 		for (p = registry; p != m && strcmp(p->name, m->name); p = p->next)
 			;
-		if (p == m)
-			buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", m->name,
-			    m->help, m->name, types[m->kind]);
-		if (m->kind == METRIC_HISTOGRAM) {
-			render_histogram(b, m);
-			continue;
-		}
-		series(b, m, "", NULL);
-		buf_printf(b, " %lld\n", (long long)__atomic_load_n(&m->value,
-		    __ATOMIC_RELAXED));
+		if (p != m)
+			continue;	/* rendered with the first of its name */
+		buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", m->name, m->help,
+		    m->name, types[m->kind]);
+		for (p = m; p; p = p->next)
+			if (strcmp(p->name, m->name) == 0)
+				render_series(b, p);
 	}
 	pthread_mutex_unlock(&registry_lock);
 }
@@ -246,6 +259,7 @@ int
 metrics_start(const char *addr, int instance)
 {
 	struct sockaddr_storage ss;
+	struct MHD_Daemon *started;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
 
 	if (addr == NULL)
@@ -258,15 +272,18 @@ metrics_start(const char *addr, int instance)
 	}
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	server = MHD_start_daemon(flags, 0, NULL, NULL, answer, NULL,
+	started = MHD_start_daemon(flags, 0, NULL, NULL, answer, NULL,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
-	if (server == NULL) {
+	if (started == NULL) {
 		log_error("event=metrics address=%s instance=%d "
 		    "error=\"cannot listen\"", addr, instance);
 		return -1;
 	}
+	if (server != NULL)
+		MHD_stop_daemon(server);	/* a second start moves it */
+	server = started;
 	log_info("event=metrics address=%s instance=%d port=%u", addr,
 	    instance, (unsigned)ntohs(*port_of(&ss)));
 	return 0;
