@@ -330,6 +330,41 @@ status_parse(const char *s)
 	return parse_name(status_names, nitems(status_names), s);
 }
 
+const char *const record_postback_params[] = {
+	"secure", "transaction_id", "event", "status", "reason", "order_id",
+	"revenue", "payout", "currency", "purchase_value", "adv_sub_id",
+	"adv_sub_id_2", "adv_sub_id_3", "adv_sub_id_4",
+	"external_transaction_id", "user_email", "device_id",
+	"conversion_ip", "user_agent", NULL
+};
+
+const char *
+record_bad_value(const struct attrs *a)
+{
+	static const char *const amounts[] = {
+		"revenue", "payout", "purchase_value"
+	};
+	const char *v;
+	size_t i;
+
+	for (i = 0; i < nitems(amounts); i++)
+		if ((v = attrs_get(a, amounts[i])) && *v && !valid_amount(v))
+			return amounts[i];
+	v = attrs_get(a, "status");
+	return v && *v && status_parse(v) == 0 ? "status" : NULL;
+}
+
+int
+record_is_postback_param(const char *name)
+{
+	const char *const *p;
+
+	for (p = record_postback_params; *p; p++)
+		if (strcmp(*p, name) == 0)
+			return 1;
+	return 0;
+}
+
 void
 event_init(struct event *e)
 {

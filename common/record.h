@@ -87,6 +87,12 @@ enum status {
 const char	*status_name(int);
 int		 status_parse(const char *);
 
+/* What /postback and /pixel take, by our names; NULL ends it. */
+extern const char *const record_postback_params[];
+int		 record_is_postback_param(const char *);
+/* The first amount or status of a conversion that is not valid, or NULL. */
+const char	*record_bad_value(const struct attrs *);
+
 struct event {
 	uint8_t		 type;
 	uint8_t		 status;

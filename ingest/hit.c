@@ -19,14 +19,6 @@ static const char *const click_params[] = {
 	"sub_id_4", "sub_id_5", "external_transaction_id", "source", NULL
 };
 
-static const char *const postback_params[] = {
-	"secure", "transaction_id", "event", "status", "reason", "order_id",
-	"revenue", "payout", "currency", "purchase_value", "adv_sub_id",
-	"adv_sub_id_2", "adv_sub_id_3", "adv_sub_id_4",
-	"external_transaction_id", "user_email", "device_id",
-	"conversion_ip", "user_agent", NULL
-};
-
 static const char *const clickless_params[] = {
 	"secure", "offer_id", "publisher", "sub_id", "sub_id_2", "sub_id_3",
 	"sub_id_4", "sub_id_5", "source", "session_time", "conversion_ip",
@@ -38,10 +30,6 @@ static const char *const clickless_params[] = {
 
 static const char *const reject_params[] = {
 	"secure", "transaction_id", "reason", "event", "order_id", NULL
-};
-
-static const char *const amount_params[] = {
-	"revenue", "payout", "purchase_value", NULL
 };
 
 static const struct {
@@ -406,23 +394,15 @@ check_token(const struct conf *conf, const char *secure, struct hit *hit,
 static int
 check_conversion_values(const struct hit *hit, struct answer *ans)
 {
-	const char *v;
-	size_t i;
+	const char *bad = record_bad_value(&hit->attrs);
 
-	for (i = 0; amount_params[i]; i++) {
-		v = attrs_get(&hit->attrs, amount_params[i]);
-		if (v && *v && !valid_amount(v)) {
-			answer_set(ans, 400, "error=bad_amount name=%s",
-			    amount_params[i]);
-			return -1;
-		}
-	}
-	v = attrs_get(&hit->attrs, "status");
-	if (v && *v && status_parse(v) == 0) {
+	if (bad == NULL)
+		return 0;
+	if (strcmp(bad, "status") == 0)
 		answer_set(ans, 400, "error=bad_status");
-		return -1;
-	}
-	return 0;
+	else
+		answer_set(ans, 400, "error=bad_amount name=%s", bad);
+	return -1;
 }
 
 /* Where the conversion happened, unless the advertiser says. */
@@ -465,7 +445,7 @@ handle_postback(struct ingest *in, const struct request_info *ri,
 	const char *offer_id;
 
 	if (token_and_transaction(conf, ri, hit, &offer_id, ans) == -1 ||
-	    copy_params(conf, offer_id, ri->params, postback_params, hit,
+	    copy_params(conf, offer_id, ri->params, record_postback_params, hit,
 	    ans) == -1 || check_conversion_values(hit, ans) == -1)
 		return -1;
 	hit->kind = (uint8_t)kind;

@@ -433,24 +433,79 @@ hold(struct matcher *m, struct store_txn *txn, const struct hit *hit,
 	return rc == STORE_OK ? 0 : -1;
 }
 
+/* The offer's alias of a param.NAME attribute, if it names one of ours. */
+static const char *
+alias_of(const struct conf *conf, const char *offer_id, const char *attr)
+{
+	const char *ours;
+
+	if (strncmp(attr, "param.", 6) != 0 ||
+	    (ours = conf_alias(conf, offer_id, attr + 6)) == NULL ||
+	    !record_is_postback_param(ours) || strcmp(ours, "secure") == 0 ||
+	    strcmp(ours, "transaction_id") == 0)
+		return NULL;
+	return ours;
+}
+
+/*
+ * A hit that came with the global token had only the global aliases
+ * applied by the ingest, which could not know its offer: the rest of its
+ * parameters came as param.NAME.  Now that its click names the offer,
+ * make into out a copy with the offer's own aliases applied, checked as
+ * the ingest checks them.  1 if there were any, 0 if none (out is left
+ * alone), -1 if an aliased value is not valid.
+ */
+static int
+apply_offer_aliases(const struct conf *conf, const char *offer_id,
+    const struct hit *hit, struct hit *out)
+{
+	const char *token = attrs_get(&hit->attrs, "_token"), *ours;
+	size_t i, n = 0;
+
+	if (offer_id == NULL || token == NULL || strcmp(token, "*") != 0)
+		return 0;
+	for (i = 0; i < hit->attrs.n; i++)
+		n += alias_of(conf, offer_id, hit->attrs.v[i].name) != NULL;
+	if (n == 0)
+		return 0;
+	out->kind = hit->kind;
+	out->time_ms = hit->time_ms;
+	memcpy(out->txid, hit->txid, sizeof(out->txid));
+	for (i = 0; i < hit->attrs.n; i++) {
+		ours = alias_of(conf, offer_id, hit->attrs.v[i].name);
+		attrs_set(&out->attrs, ours ? ours : hit->attrs.v[i].name,
+		    hit->attrs.v[i].value);
+	}
+	return record_bad_value(&out->attrs) ? -1 : 1;
+}
+
 /* A hit that refers to a transaction: a postback, a pixel, a reject. */
 static int
 join_known(struct matcher *m, struct store_txn *txn, const struct hit *hit,
     struct verdict *v)
 {
-	struct hit click;
-	int rc;
+	struct hit click, aliased;
+	int rc, renamed = 0;
 
 	hit_init(&click);
+	hit_init(&aliased);
 	rc = load_click(txn, hit->txid, &click);
+	if (rc == 1)
+		renamed = apply_offer_aliases(m->daemon->conf,
+		    attrs_get(&click.attrs, "offer_id"), hit, &aliased);
+	if (renamed == 1)
+		hit = &aliased;
 	if (rc == 0 && hit->kind != HIT_REJECT)
 		rc = hold(m, txn, hit, v);
 	else if (rc == 0)
 		reject(v, "unknown_click");
 	else if (rc == 1 && !token_matches(hit, &click))
 		reject(v, "token_mismatch");
+	else if (rc == 1 && renamed == -1)
+		reject(v, "malformed");
 	else if (rc == 1)
 		rc = join_conversion(m, txn, hit, &click, v);
+	hit_free(&aliased);
 	hit_free(&click);
 	return rc;
 }

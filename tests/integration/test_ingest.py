@@ -134,6 +134,7 @@ def rules(recv):
         'offer o2 url "http://127.0.0.1:9/?t={transaction_id}"',
         "alias * clickId transaction_id",
         "alias o1 earning payout",
+        "alias o1 st status",
         'postback conv on conversion status any url "%s?t={transaction_id}'
         '&st={status}&r={reason}&p={payout}&ip={click_ip}&o={offer_id}'
         '&pub={publisher}&x={param.x}"' % recv.url("/conv"),
@@ -239,6 +240,22 @@ def test_aliases_and_extras():
         assert status == 200 and kv(body)["result"] == "approved", body
         got = recv.wait_for(1)[0]["query"]
         assert got["p"] == ["7.5"] and got["x"] == ["hello"], got
+        # With the global token the matcher applies them, from the click's
+        # offer: a status change named by an alias too.
+        _, h, _ = get(c.base() + "/click?offer_id=o1&publisher=p")
+        tx = txid_of(h)
+        url = c.base() + "/postback?secure=g1&clickId=" + tx
+        body = get(url + "&earning=8.25&st=pending")[2]
+        assert kv(body)["result"] == "pending", body
+        body = get(url + "&st=approved")[2]
+        assert kv(body)["result"] == "approved", body
+        assert kv(get(url + "&earning=x&st=rejected")[2]).get("reason") \
+            == "malformed"
+        got = sorted((r["query"]["st"][0], r["query"]["p"][0])
+                     for r in recv.wait_for(3)[1:])
+        assert got == [("approved", "8.25"), ("pending", "8.25")], got
+        time.sleep(0.3)
+        assert len(recv.requests) == 3, recv.requests
         assert all(s == 0 for s in c.stop_all().values())
     recv.close()
 
