@@ -1,8 +1,10 @@
 #include <errno.h>
 #include <lmdb.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "log.h"
 #include "store.h"
@@ -28,6 +30,46 @@ struct store_cursor {
 	MDB_cursor	*cursor;
 };
 
+/*
+ * A full store is logged once per STORE_FULL_LOG_MS with a count, not
+ * for each refused write: at full load those come by the thousand.
+ */
+#define STORE_FULL_LOG_MS	10000
+/* Less than this free on the disk after a short write: the disk is full. */
+#define STORE_DISK_SLACK	(64 * 1024)
+
+static void
+log_full(struct store *s, int rc, const char *what)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static int64_t last = -STORE_FULL_LOG_MS;
+	static unsigned long count;
+	int64_t now = mono_ms();
+
+	pthread_mutex_lock(&lock);
+	count++;
+	if (now - last >= STORE_FULL_LOG_MS) {
+		log_warn("event=store_full dir=%s op=%s error=\"%s\" count=%lu",
+		    s->dir, what, mdb_strerror(rc), count);
+		last = now;
+	}
+	pthread_mutex_unlock(&lock);
+}
+
+/*
+ * LMDB reports a write cut short as EIO; a disk that filled up cuts
+ * writes short (a big commit, as ENOSPC only when nothing fits).  Tell
+ * that from a failing disk by the space left.
+ */
+static int
+disk_full(const struct store *s)
+{
+	struct statvfs sv;
+
+	return statvfs(s->dir, &sv) == 0 &&
+	    (uint64_t)sv.f_bavail * sv.f_frsize < STORE_DISK_SLACK;
+}
+
 /* Map an LMDB result to ours, logging what is not an expected outcome. */
 static int
 status_of(struct store *s, int rc, const char *what)
@@ -40,8 +82,7 @@ status_of(struct store *s, int rc, const char *what)
 	case MDB_MAP_FULL:
 	case ENOSPC:
 	case MDB_TXN_FULL:
-		log_warn("event=store_full dir=%s op=%s error=\"%s\"", s->dir,
-		    what, mdb_strerror(rc));
+		log_full(s, rc, what);
 		return STORE_FULL;
 	default:
 		log_error("event=store_error dir=%s op=%s error=\"%s\"", s->dir,
@@ -189,6 +230,8 @@ store_commit(struct store_txn *t, int durable)
 
 	rc = mdb_txn_commit(t->txn);
 	free(t);
+	if (rc == EIO && disk_full(s))
+		rc = ENOSPC;	/* nothing committed: refused, as full */
 	if (rc == MDB_PANIC || rc == EIO)
 		fatal("event=store_failed dir=%s op=commit error=\"%s\"",
 		    s->dir, mdb_strerror(rc));
