@@ -1325,6 +1325,11 @@ dir_listen(struct parser *ps, const struct directive *d, char **av,
 		perr(ps, "%s: duplicate address '%s'", d->name, av[0]);
 		return;
 	}
+	if (ps->conf->listen.n == CONF_LISTEN_MAX) {
+		perr(ps, "%s: more than %d addresses", d->name,
+		    CONF_LISTEN_MAX);
+		return;
+	}
 	strlist_add(&ps->conf->listen, av[0]);
 }
 

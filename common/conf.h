@@ -106,6 +106,7 @@ struct conf {
 /* Defaults of postline.conf(5). */
 #define CONF_DEFAULT_DATA_DIR		"./data"
 #define CONF_DEFAULT_LISTEN		"127.0.0.1:8080"
+#define CONF_LISTEN_MAX			16	/* ingest listen lines */
 #define CONF_DEFAULT_MATCHER		"tcp://127.0.0.1:7701"
 #define CONF_DEFAULT_FIRER		"tcp://127.0.0.1:7702"
 #define CONF_DEFAULT_GRACE_MS		(60 * 1000)

@@ -21,7 +21,7 @@
 #include "log.h"
 #include "metrics.h"
 
-#define HTTP_MAX_DAEMONS	16
+#define HTTP_MAX_DAEMONS	CONF_LISTEN_MAX
 #define HTTP_POOL_THREADS	2
 #define HTTP_CONN_LIMIT		20000
 #define HTTP_CONN_TIMEOUT_S	30
