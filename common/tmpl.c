@@ -355,23 +355,32 @@ json_escape_char(struct buf *b, unsigned char c)
 }
 
 /*
- * For the inside of a JSON string.  Bytes of 0x80 and up pass through, so
- * UTF-8 stays readable; DEL is escaped too as some parsers reject it.
+ * For the inside of a JSON string.  Well-formed UTF-8 passes through, so
+ * it stays readable; a byte that is not part of it becomes U+FFFD, as
+ * JSON text must be Unicode (a Latin-1 User-Agent, a %ff in a sub_id).
+ * DEL is escaped too as some parsers reject it.
  */
 void
 tmpl_json_escape(struct buf *b, const char *s)
 {
-	size_t n;
+	const unsigned char *p = (const unsigned char *)s;
+	size_t left = strlen(s), n;
+	uint32_t c;
 
-	while (*s != '\0') {
-		for (n = 0; s[n] != '\0' && json_plain((unsigned char)s[n]);
-		    n++)
+	while (left > 0) {
+		for (n = 0; n < left && p[n] < 0x80 && json_plain(p[n]); n++)
 			;
-		buf_add(b, s, n);
-		s += n;
-		if (*s == '\0')
-			break;
-		json_escape_char(b, (unsigned char)*s++);
+		if (n == 0 && p[0] >= 0x80 &&
+		    (n = utf8_seq(p, left, &c)) == 0) {
+			buf_adds(b, "\\ufffd");
+			n = 1;
+		} else if (n == 0) {
+			json_escape_char(b, p[0]);
+			n = 1;
+		} else
+			buf_add(b, p, n);
+		p += n;
+		left -= n;
 	}
 }
 

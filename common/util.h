@@ -84,6 +84,12 @@ int	 parse_size(const char *, uint64_t *);
 int	 parse_uint(const char *, uint64_t, uint64_t *);
 /* A decimal amount such as "12.50" or "-3": digits, one dot, a sign. */
 int	 valid_amount(const char *);
+/*
+ * The length of the well-formed UTF-8 sequence at p, of at most n bytes
+ * (shortest form, no surrogates, at most U+10FFFF), and its code point;
+ * 0 if there is none.
+ */
+size_t	 utf8_seq(const unsigned char *p, size_t n, uint32_t *cp);
 
 /* The value of a hexadecimal digit, or -1. */
 int	 hex_value(int);

@@ -291,6 +291,15 @@ test_json(void)
 		tmpl_json_escape(&b, ctl);
 		CHECK(b.len >= 2 && b.data[0] == '\\');
 	}
+	/*
+	 * Well-formed UTF-8 stays; a Latin-1 byte, a lone continuation, a
+	 * sequence cut short, an overlong form and a surrogate become U+FFFD.
+	 */
+	buf_reset(&b);
+	tmpl_json_escape(&b, "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80|Mozilla\xe9|"
+	    "\x80|\xe2\x82|\xc0\xaf|\xed\xa0\x80");
+	CHECK_STR(b.data, "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80|Mozilla\\ufffd|"
+	    "\\ufffd|\\ufffd\\ufffd|\\ufffd\\ufffd|\\ufffd\\ufffd\\ufffd");
 	buf_free(&b);
 }
 
