@@ -16,6 +16,7 @@
 
 #include "fuzz.h"
 #include "tmpl.h"
+#include "util.h"
 
 #define VALUES_MAX	16
 
@@ -120,18 +121,34 @@ check_percent(const char *out, const char *v)
 	return i;
 }
 
-/* A JSON-escaped value: no quote, backslash or control left bare. */
+/*
+ * A JSON-escaped value: no quote, backslash or control left bare, and
+ * well-formed UTF-8 kept while any other byte of 0x80 and up is U+FFFD.
+ */
 static size_t
 check_json(const char *out, const char *v)
 {
 	static const char short_esc[] = "\"\"\\\\\nn\rr\tt\bb\ff";
 	unsigned char c;
 	const char *e;
-	size_t i = 0;
+	size_t i = 0, len;
+	uint32_t cp;
 	char u[8];
 
 	for (; *v != '\0'; v++) {
 		c = (unsigned char)*v;
+		if (c >= 0x80) {
+			len = utf8_seq((const unsigned char *)v, strlen(v), &cp);
+			if (len == 0) {
+				CHECK(strncmp(out + i, "\\ufffd", 6) == 0);
+				i += 6;
+			} else {
+				CHECK(strncmp(out + i, v, len) == 0);
+				i += len;
+				v += len - 1;
+			}
+			continue;
+		}
 		if (c != '"' && c != '\\' && !is_ctl(c)) {
 			CHECK(out[i] == *v);
 			i++;
