@@ -354,17 +354,6 @@ record_bad_value(const struct attrs *a)
 	return v && *v && status_parse(v) == 0 ? "status" : NULL;
 }
 
-int
-record_is_postback_param(const char *name)
-{
-	const char *const *p;
-
-	for (p = record_postback_params; *p; p++)
-		if (strcmp(*p, name) == 0)
-			return 1;
-	return 0;
-}
-
 void
 event_init(struct event *e)
 {

@@ -89,7 +89,6 @@ int		 status_parse(const char *);
 
 /* What /postback and /pixel take, by our names; NULL ends it. */
 extern const char *const record_postback_params[];
-int		 record_is_postback_param(const char *);
 /* The first amount or status of a conversion that is not valid, or NULL. */
 const char	*record_bad_value(const struct attrs *);
 

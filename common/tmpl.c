@@ -368,17 +368,21 @@ tmpl_json_escape(struct buf *b, const char *s)
 	uint32_t c;
 
 	while (left > 0) {
-		for (n = 0; n < left && p[n] < 0x80 && json_plain(p[n]); n++)
-			;
-		if (n == 0 && p[0] >= 0x80 &&
-		    (n = utf8_seq(p, left, &c)) == 0) {
-			buf_adds(b, "\\ufffd");
-			n = 1;
-		} else if (n == 0) {
+		if (p[0] >= 0x80) {
+			if ((n = utf8_seq(p, left, &c)) == 0) {
+				buf_adds(b, "\\ufffd");
+				n = 1;
+			} else
+				buf_add(b, p, n);
+		} else if (!json_plain(p[0])) {
 			json_escape_char(b, p[0]);
 			n = 1;
-		} else
+		} else {
+			for (n = 1; n < left && p[n] < 0x80 &&
+			    json_plain(p[n]); n++)
+				;
 			buf_add(b, p, n);
+		}
 		p += n;
 		left -= n;
 	}

@@ -536,6 +536,15 @@ utc_second(int64_t sec, const char **out)
 	return len;
 }
 
+int
+in_names(const char *const *list, const char *name)
+{
+	for (; *list; list++)
+		if (strcmp(*list, name) == 0)
+			return 1;
+	return 0;
+}
+
 /*
  * The length of the well-formed UTF-8 sequence at p (shortest form, no
  * surrogates, at most U+10FFFF) and its code point, or 0.

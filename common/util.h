@@ -84,6 +84,8 @@ int	 parse_size(const char *, uint64_t *);
 int	 parse_uint(const char *, uint64_t, uint64_t *);
 /* A decimal amount such as "12.50" or "-3": digits, one dot, a sign. */
 int	 valid_amount(const char *);
+/* Whether name is one of list, which NULL ends. */
+int	 in_names(const char *const *list, const char *name);
 /*
  * The length of the well-formed UTF-8 sequence at p, of at most n bytes
  * (shortest form, no surrogates, at most U+10FFFF), and its code point;

@@ -200,15 +200,6 @@ client_address(const struct conf *conf, const char *peer, const char *xff,
 	}
 }
 
-static int
-in_list(const char *const *list, const char *name)
-{
-	for (; *list; list++)
-		if (strcmp(*list, name) == 0)
-			return 1;
-	return 0;
-}
-
 /* event and order_id are parts of the matcher's keys: keep them short. */
 static size_t
 value_max(const char *name)
@@ -252,12 +243,12 @@ copy_params(const struct conf *conf, const char *offer_id,
 			name = alias;
 		if (strlen(params->v[i].value) > value_max(name)) {
 			answer_set(ans, 400, "error=value_too_long name=%s",
-			    in_list(ours, name) ? name : "param");
+			    in_names(ours, name) ? name : "param");
 			return -1;
 		}
 		if (strcmp(name, "secure") == 0)
 			continue;	/* a secret: never stored */
-		if (in_list(ours, name)) {
+		if (in_names(ours, name)) {
 			attrs_set(&hit->attrs, name, params->v[i].value);
 		} else if (strlen(name) > INGEST_NAME_MAX) {
 			answer_set(ans, 400, "error=name_too_long");

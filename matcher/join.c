@@ -441,8 +441,8 @@ alias_of(const struct conf *conf, const char *offer_id, const char *attr)
 
 	if (strncmp(attr, "param.", 6) != 0 ||
 	    (ours = conf_alias(conf, offer_id, attr + 6)) == NULL ||
-	    !record_is_postback_param(ours) || strcmp(ours, "secure") == 0 ||
-	    strcmp(ours, "transaction_id") == 0)
+	    !in_names(record_postback_params, ours) ||
+	    strcmp(ours, "secure") == 0 || strcmp(ours, "transaction_id") == 0)
 		return NULL;
 	return ours;
 }
