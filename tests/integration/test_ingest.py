@@ -393,6 +393,65 @@ def test_oversize_and_slow_clients():
         assert all(v == 0 for v in c.stop_all().values())
 
 
+def metric(port, line_start):
+    body = get("http://127.0.0.1:%d/metrics" % port)[2]
+    values = [float(line.split()[-1]) for line in body.splitlines()
+              if line.startswith(line_start)]
+    assert len(values) == 1, (line_start, body)
+    return values[0]
+
+
+def test_no_hit_stored_that_cannot_be_answered():
+    """Near the 8 KiB a connection may use, the answer's header (with a
+    long Location) may not fit beside the request: such a request must be
+    refused 414/431 before it is stored, never stored and then closed
+    unanswered (libmicrohttpd's "failed to create response header")."""
+    port = free_port()
+    conf = (CONF + '\noffer long url "http://127.0.0.1:9/?t={transaction_id}'
+            '&z=%s"\nmatcher metrics 127.0.0.1:%d' % ("z" * 3000, port))
+    with cluster_of(conf) as c:
+        c.start_all()
+        answers = {}
+        status, h, _ = get(c.base() + "/click?offer_id=o1&publisher=p")
+        tx = h["location"].split("t=")[1].split("&")[0]
+        # A header growing by 8 bytes across the limit, for a click whose
+        # Location is 3 KB, and a cookie for a postback (a short answer).
+        for pad in range(4000, 5000, 8):
+            status = raw(c.port, b"GET /click?offer_id=long&publisher=p "
+                         b"HTTP/1.1\r\nHost: x\r\nX-Pad: " +
+                         b"p" * pad + b"\r\n\r\n")
+            answers.setdefault(("click", status), 0)
+            answers[("click", status)] += 1
+        for cookie in range(3300, 4000, 8):
+            status = raw(c.port, b"GET /postback?secure=g1&status=pending"
+                         b"&transaction_id=" + tx.encode() +
+                         b" HTTP/1.1\r\nHost: x\r\nCookie: " +
+                         b"c" * cookie + b"\r\n\r\n")
+            answers.setdefault(("postback", status), 0)
+            answers[("postback", status)] += 1
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            clicks = metric(port, 'postline_matcher_hits_total{kind="click"}')
+            postbacks = metric(port,
+                               'postline_matcher_hits_total{kind="postback"}')
+            if clicks >= 1 + answers[("click", 302)] and \
+                    postbacks >= answers[("postback", 200)]:
+                break
+            time.sleep(0.2)
+        time.sleep(0.5)  # anything stored but unanswered arrives too
+        assert metric(port, 'postline_matcher_hits_total{kind="click"}') == \
+            1 + answers[("click", 302)], answers
+        assert metric(port, 'postline_matcher_hits_total{kind="postback"}') \
+            == answers[("postback", 200)], answers
+        # The sweep crossed the limit, and every answer was one of these.
+        assert set(s for _, s in answers) <= {0, 200, 302, 414, 431}, answers
+        assert answers.get(("click", 302)) and answers.get(("click", 431)), \
+            answers
+        assert answers.get(("postback", 200)) and \
+            answers.get(("postback", 431)), answers
+        assert all(v == 0 for v in c.stop_all().values())
+
+
 def test_clients_gone_while_clicks_wait():
     """A click waits for its group commit in the HTTP thread; a client that
     resets the connection meanwhile must not take the request from under
@@ -428,4 +487,5 @@ if __name__ == "__main__":
           test_spool_full_answers_503_then_recovers,
           test_kill_ingest_after_answers, test_oversize_and_slow_clients,
           test_clients_gone_while_clicks_wait,
+          test_no_hit_stored_that_cannot_be_answered,
           test_instances_on_one_host_share_the_address])
