@@ -192,7 +192,7 @@ escape_byte(unsigned char c, char *out, size_t size)
 		snprintf(out, size, "\\n");
 	else if (c == '\t')
 		snprintf(out, size, "\\t");
-	else if (c < ' ' || c == 0x7f)
+	else if (c < ' ' || c >= 0x7f)
 		snprintf(out, size, "\\x%02x", c);
 	else
 		snprintf(out, size, "%c", c);
@@ -202,8 +202,9 @@ const char *
 log_value(char *dst, size_t size, const char *value)
 {
 	char esc[8];
-	size_t n = 0, len;
+	size_t n = 0, len, seq;
 	const char *s;
+	uint32_t cp;
 
 	if (size == 0)
 		return dst;
@@ -218,8 +219,19 @@ log_value(char *dst, size_t size, const char *value)
 		return dst;
 	}
 	dst[n++] = '"';
-	for (s = value; *s; s++) {
-		escape_byte((unsigned char)*s, esc, sizeof(esc));
+	for (s = value; *s; s += seq) {
+		/*
+		 * Well-formed UTF-8 is kept whole, another high byte escaped
+		 * (the NUL ends a sequence, so 4 never reads past it).
+		 */
+		seq = utf8_seq((const unsigned char *)s, 4, &cp);
+		if (seq > 1) {
+			memcpy(esc, s, seq);
+			esc[seq] = '\0';
+		} else {
+			seq = 1;
+			escape_byte((unsigned char)*s, esc, sizeof(esc));
+		}
 		len = strlen(esc);
 		/* Keep room for the closing quote and the NUL. */
 		if (n + len + 2 > size)

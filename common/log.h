@@ -42,7 +42,9 @@ void	fatal(const char *, ...) PRINTF_LIKE(1, 2) NORETURN;
 /*
  * Render a value for a key=value line into dst (always NUL-terminated,
  * truncated to size): bare when it is plain, else double-quoted with
- * \" \\ \n \t and \xNN escapes.  Returns dst.
+ * \" \\ \n \t and \xNN escapes (of control bytes and of bytes that are
+ * not part of well-formed UTF-8), so that a line is valid UTF-8.
+ * Returns dst.
  */
 const char *log_value(char *dst, size_t size, const char *value);
 

@@ -224,6 +224,12 @@ def test_reject_and_status_transitions():
         got = recv.wait_for(3)
         assert sorted(r["query"]["st"][0] for r in got) == [
             "approved", "pending", "rejected"], got
+        # The answer is valid UTF-8 whatever bytes the reason held: a
+        # Latin-1 byte is escaped, well-formed UTF-8 kept.
+        _, h, _ = get(c.base() + "/click?offer_id=o1&publisher=p")
+        body = get(c.base() + "/postback?secure=g1&transaction_id=%s"
+                   "&status=rejected&reason=%%E9t%%C3%%A9" % txid_of(h))[2]
+        assert 'reason="\\xe9t\u00e9"' in body and "\ufffd" not in body, body
         assert all(s == 0 for s in c.stop_all().values())
     recv.close()
 

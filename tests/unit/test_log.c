@@ -117,6 +117,13 @@ test_quoting(void)
 		{ "\x1f", "\"\\x1f\"" },
 		{ "\x7f", "\"\\x7f\"" },
 		{ "bell\x07z", "\"bell\\x07z\"" },
+		{ "caf\xc3\xa9 ok", "\"caf\xc3\xa9 ok\"" },
+		{ "caf\xe9", "\"caf\\xe9\"" },
+		{ "\xc3", "\"\\xc3\"" },
+		{ "\xc3(", "\"\\xc3(\"" },
+		{ "\xed\xa0\x80", "\"\\xed\\xa0\\x80\"" },
+		{ "\xf0\x9f\x98\x80!", "\"\xf0\x9f\x98\x80!\"" },
+		{ "\xff", "\"\\xff\"" },
 		{ "", "\"\"" },
 	};
 	char dst[256];
