@@ -112,6 +112,34 @@ open_dbs(struct store *s, const char *const *names, int n)
 	return status_of(s, rc, "commit");
 }
 
+/*
+ * A data.mdb shorter than the pages its meta page counts (a copy cut
+ * short, a disk that filled during cp) is mapped all the same, and the
+ * first read of a page past its end kills the process with SIGBUS.
+ * LMDB writes the pages of a commit before the meta page that counts
+ * them, so a live writer never makes a sound file look short.
+ */
+static int
+check_length(struct store *s)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	struct stat sb;
+	mdb_filehandle_t fd;
+	unsigned long long need;
+
+	if (mdb_env_info(s->env, &info) != 0 || mdb_env_stat(s->env, &st) !=
+	    0 || mdb_env_get_fd(s->env, &fd) != 0 || fstat(fd, &sb) == -1)
+		return 0;	/* nothing to compare: LMDB will say */
+	need = ((unsigned long long)info.me_last_pgno + 1) * st.ms_psize;
+	if ((unsigned long long)sb.st_size >= need)
+		return 0;
+	log_error("event=store_open dir=%s error=\"data.mdb is cut short: "
+	    "%llu bytes, its pages need %llu\"", s->dir,
+	    (unsigned long long)sb.st_size, need);
+	return -1;
+}
+
 struct store *
 store_open(const char *dir, uint64_t map_size, const char *const *dbnames,
     int ndbs, int readonly)
@@ -147,6 +175,8 @@ store_open(const char *dir, uint64_t map_size, const char *const *dbnames,
 	flags |= readonly ? MDB_RDONLY : MDB_NOSYNC;
 	if ((rc = mdb_env_open(s->env, dir, flags, 0660)) != 0)
 		goto lmdb_fail;
+	if (check_length(s) == -1)
+		goto fail;
 	store_reader_check(s);
 	if (open_dbs(s, dbnames, ndbs) != STORE_OK)
 		goto fail;

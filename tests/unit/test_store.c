@@ -4,13 +4,16 @@
  * forgotten after an abort, a reader keeps the snapshot it began with,
  * cursors walk keys in order, a store whose map is full says so
  * (STORE_FULL) and goes on working once the failed transaction is
- * aborted, and what was committed is there again after a reopen.
+ * aborted, what was committed is there again after a reopen, and a
+ * data.mdb cut short is refused when opened (not mapped, to die with
+ * SIGBUS at the first read past its end).
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "store.h"
@@ -345,6 +348,21 @@ test_reopen(const char *dir)
 	store_close(st);
 }
 
+/* The filled store of test_full, its file cut to half: refused. */
+static void
+test_cut_short(const char *dir)
+{
+	char path[160], file[192];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "%s/small", dir);
+	snprintf(file, sizeof(file), "%s/data.mdb", path);
+	CHECK(stat(file, &sb) == 0 && sb.st_size > 8 * 4096);
+	CHECK(truncate(file, sb.st_size / 2) == 0);
+	CHECK(store_open(path, MAP_SMALL, dbs, DB_COUNT, 1) == NULL);
+	CHECK(store_open(path, MAP_SMALL, dbs, DB_COUNT, 0) == NULL);
+}
+
 int
 main(void)
 {
@@ -367,6 +385,7 @@ main(void)
 		test_reopen(path);
 	}
 	test_full(dir);
+	test_cut_short(dir);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", dir);
