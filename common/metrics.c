@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -277,8 +278,10 @@ metrics_start(const char *addr, int instance)
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
 	if (started == NULL) {
-		log_error("event=metrics address=%s instance=%d "
-		    "error=\"cannot listen\"", addr, instance);
+		/* libmicrohttpd's own line names port 0: it was given ss. */
+		log_error("event=metrics address=%s instance=%d port=%u "
+		    "error=\"cannot listen: %s\"", addr, instance,
+		    (unsigned)ntohs(*port_of(&ss)), strerror(errno));
 		return -1;
 	}
 	if (server != NULL)
