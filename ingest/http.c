@@ -260,32 +260,26 @@ read_params(struct request *req, struct attrs *params)
 	    req->body.len, params);
 }
 
-struct header_count {
-	size_t	n;
-	size_t	bytes;
+/* What a request holds in its pool: its headers, parameters, cookies. */
+struct pool_count {
+	size_t	values;		/* each HTTP_PARAM_COST */
+	size_t	header_bytes;
 };
 
 static enum MHD_Result
-count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+count_value(void *cls, enum MHD_ValueKind kind, const char *key,
     size_t key_size, const char *value, size_t value_size)
 {
-	struct header_count *hc = cls;
+	struct pool_count *pc = cls;
 
-	(void)kind;
 	(void)value;
-	hc->n++;
-	hc->bytes += key_size + value_size + 4;	/* ": " and CRLF */
+	pc->values++;
+	if (kind != MHD_HEADER_KIND)
+		return MHD_YES;
+	pc->header_bytes += key_size + value_size + 4;	/* ": ", CRLF */
 	if (strcasecmp(key, MHD_HTTP_HEADER_COOKIE) == 0)
-		hc->bytes += value_size;	/* copied to be split */
+		pc->header_bytes += value_size;	/* copied to be split */
 	return MHD_YES;
-}
-
-static size_t
-count_values(struct MHD_Connection *conn, enum MHD_ValueKind kind)
-{
-	int n = MHD_get_connection_values(conn, kind, NULL, NULL);
-
-	return n > 0 ? (size_t)n : 0;
 }
 
 /* The answer's header lines, as make_response() sets them. */
@@ -311,20 +305,18 @@ answer_header_size(const struct answer *ans)
 static int
 refuse_without_room(struct request *req)
 {
-	struct header_count hc = { 0, 2 };	/* the empty line */
+	struct pool_count pc = { 0, 2 };	/* the empty line */
 	size_t use;
 
-	MHD_get_connection_values_n(req->conn, MHD_HEADER_KIND, count_header,
-	    &hc);
-	use = req->line_len + hc.bytes + HTTP_PARAM_COST * (hc.n +
-	    count_values(req->conn, MHD_GET_ARGUMENT_KIND) +
-	    count_values(req->conn, MHD_COOKIE_KIND));
+	MHD_get_connection_values_n(req->conn, MHD_HEADER_KIND |
+	    MHD_GET_ARGUMENT_KIND | MHD_COOKIE_KIND, count_value, &pc);
+	use = req->line_len + pc.header_bytes + HTTP_PARAM_COST * pc.values;
 	if (use + answer_header_size(&req->ans) <= HTTP_ANSWER_ROOM)
 		return 0;
 	answer_free(&req->ans);
 	req->ans.gif = 0;
 	req->ans.allow = NULL;
-	if (req->line_len > hc.bytes)
+	if (req->line_len > pc.header_bytes)
 		answer_set(&req->ans, 414, "error=uri_too_long");
 	else
 		answer_set(&req->ans, 431, "error=headers_too_large");
