@@ -94,7 +94,7 @@ answer_free(struct answer *a)
 {
 	free(a->body);
 	free(a->location);
-	a->body = a->location = NULL;
+	memset(a, 0, sizeof(*a));
 }
 
 /* Percent-decode s[0..n) ('+' is a space); -1 on a bad escape or NUL. */

@@ -314,8 +314,6 @@ refuse_without_room(struct request *req)
 	if (use + answer_header_size(&req->ans) <= HTTP_ANSWER_ROOM)
 		return 0;
 	answer_free(&req->ans);
-	req->ans.gif = 0;
-	req->ans.allow = NULL;
 	if (req->line_len > pc.header_bytes)
 		answer_set(&req->ans, 414, "error=uri_too_long");
 	else

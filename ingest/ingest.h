@@ -29,6 +29,7 @@ struct answer {
 void	answer_set(struct answer *, int status, const char *fmt, ...)
 	    PRINTF_LIKE(3, 4);
 void	answer_gif(struct answer *);
+/* Free what it holds and make it empty again (no status, no GIF). */
 void	answer_free(struct answer *);
 
 /* The endpoints of DESIGN §4. */
