@@ -196,25 +196,39 @@ respond(struct request *req)
 	return rc;
 }
 
-struct param_ctx {
+/*
+ * What a request holds, read in one walk: its query parameters, and what
+ * it takes of its pool, by the measure of HTTP_ANSWER_ROOM.
+ */
+struct request_values {
 	struct attrs	*params;
-	int		 bad;
+	int		 bad;		/* a NUL byte inside a parameter */
+	size_t		 values;	/* each HTTP_PARAM_COST of the pool */
+	size_t		 header_bytes;
 };
 
 static enum MHD_Result
-collect_param(void *cls, enum MHD_ValueKind kind, const char *key,
+read_value(void *cls, enum MHD_ValueKind kind, const char *key,
     size_t key_size, const char *value, size_t value_size)
 {
-	struct param_ctx *pc = cls;
+	struct request_values *rv = cls;
 
-	(void)kind;
+	rv->values++;
+	if (kind == MHD_HEADER_KIND) {
+		rv->header_bytes += key_size + value_size + 4;	/* ": ", CRLF */
+		if (strcasecmp(key, MHD_HTTP_HEADER_COOKIE) == 0)
+			rv->header_bytes += value_size;
+		return MHD_YES;
+	}
+	if (kind != MHD_GET_ARGUMENT_KIND)
+		return MHD_YES;		/* a cookie: counted only */
 	if (key == NULL || strlen(key) != key_size ||
 	    (value && strlen(value) != value_size)) {
-		pc->bad = 1;	/* a NUL byte inside: refuse the request */
+		rv->bad = 1;	/* a NUL byte inside: refuse the request */
 		return MHD_NO;
 	}
-	if (key_size > 0 && attrs_get(pc->params, key) == NULL)
-		attrs_set(pc->params, key, value ? value : "");
+	if (key_size > 0 && attrs_get(rv->params, key) == NULL)
+		attrs_set(rv->params, key, value ? value : "");
 	return MHD_YES;
 }
 
@@ -236,16 +250,19 @@ client_ip(struct MHD_Connection *conn, char *ip, size_t size)
 		    (const void *)sa)->sin6_addr, ip, (socklen_t)size);
 }
 
-/* Query parameters and a form body into params; -1 if malformed. */
+/*
+ * Query parameters and a form body into rv->params, and the measure of
+ * the pool into rv; -1 if malformed.
+ */
 static int
-read_params(struct request *req, struct attrs *params)
+read_params(struct request *req, struct request_values *rv)
 {
-	struct param_ctx pc = { params, 0 };
 	const char *type;
 
-	MHD_get_connection_values_n(req->conn, MHD_GET_ARGUMENT_KIND,
-	    collect_param, &pc);
-	if (pc.bad)
+	rv->header_bytes = 2;	/* the empty line */
+	MHD_get_connection_values_n(req->conn, MHD_HEADER_KIND |
+	    MHD_GET_ARGUMENT_KIND | MHD_COOKIE_KIND, read_value, rv);
+	if (rv->bad)
 		return -1;
 	if (!req->post)
 		return 0;
@@ -257,29 +274,7 @@ read_params(struct request *req, struct attrs *params)
 		return 0;
 	}
 	return form_decode(req->body.data ? req->body.data : "",
-	    req->body.len, params);
-}
-
-/* What a request holds in its pool: its headers, parameters, cookies. */
-struct pool_count {
-	size_t	values;		/* each HTTP_PARAM_COST */
-	size_t	header_bytes;
-};
-
-static enum MHD_Result
-count_value(void *cls, enum MHD_ValueKind kind, const char *key,
-    size_t key_size, const char *value, size_t value_size)
-{
-	struct pool_count *pc = cls;
-
-	(void)value;
-	pc->values++;
-	if (kind != MHD_HEADER_KIND)
-		return MHD_YES;
-	pc->header_bytes += key_size + value_size + 4;	/* ": ", CRLF */
-	if (strcasecmp(key, MHD_HTTP_HEADER_COOKIE) == 0)
-		pc->header_bytes += value_size;	/* copied to be split */
-	return MHD_YES;
+	    req->body.len, rv->params);
 }
 
 /* The answer's header lines, as make_response() sets them. */
@@ -303,18 +298,15 @@ answer_header_size(const struct answer *ans)
  * when the headers are.  Nothing of it is stored.
  */
 static int
-refuse_without_room(struct request *req)
+refuse_without_room(struct request *req, const struct request_values *rv)
 {
-	struct pool_count pc = { 0, 2 };	/* the empty line */
-	size_t use;
+	size_t use = req->line_len + rv->header_bytes +
+	    HTTP_PARAM_COST * rv->values;
 
-	MHD_get_connection_values_n(req->conn, MHD_HEADER_KIND |
-	    MHD_GET_ARGUMENT_KIND | MHD_COOKIE_KIND, count_value, &pc);
-	use = req->line_len + pc.header_bytes + HTTP_PARAM_COST * pc.values;
 	if (use + answer_header_size(&req->ans) <= HTTP_ANSWER_ROOM)
 		return 0;
 	answer_free(&req->ans);
-	if (req->line_len > pc.header_bytes)
+	if (req->line_len > rv->header_bytes)
 		answer_set(&req->ans, 414, "error=uri_too_long");
 	else
 		answer_set(&req->ans, 431, "error=headers_too_large");
@@ -327,12 +319,13 @@ process(struct request *req)
 	struct ingest *in = req->http->ingest;
 	struct request_info ri;
 	struct attrs params;
+	struct request_values rv = { &params, 0, 0, 0 };
 	struct job *job;
 	char peer[INET6_ADDRSTRLEN], ip[INET6_ADDRSTRLEN];
 	int store;
 
 	attrs_init(&params);
-	if (read_params(req, &params) == -1)
+	if (read_params(req, &rv) == -1)
 		answer_set(&req->ans, 400, "error=malformed_request");
 	if (req->early_status == 415)
 		answer_set(&req->ans, 415, "error=unsupported_media_type");
@@ -354,7 +347,7 @@ process(struct request *req)
 	store = hit_handle(in, &ri, job, &req->ans);
 	pthread_rwlock_unlock(&in->conf_lock);
 	attrs_free(&params);
-	if (refuse_without_room(req))
+	if (refuse_without_room(req, &rv))
 		store = 0;
 	if (!store) {
 		job_free(job);
