@@ -50,7 +50,6 @@ static directive_fn dir_data_dir, dir_global_token, dir_offer, dir_alias,
     dir_spool_max, dir_public_url, dir_metrics, dir_map_size,
     dir_endpoint, dir_grace, dir_max_per_host;
 
-enum { RETENTION_CLICKS, RETENTION_LOGS };
 
 static const struct directive directives[] = {
 	{ "data-dir",		0, 0, 1, dir_data_dir },
@@ -1305,10 +1304,7 @@ dir_retention(struct parser *ps, const struct directive *d, char **av,
 		perr(ps, "%s: bad duration '%s'", d->name, av[0]);
 		return;
 	}
-	if (d->arg == RETENTION_CLICKS)
-		ps->conf->retention_clicks_ms = ms;
-	else
-		ps->conf->retention_logs_ms = ms;
+	ps->conf->retention_ms[d->arg] = ms;
 }
 
 static void
@@ -1630,8 +1626,8 @@ conf_new(const char *path)
 	c = xcalloc(1, sizeof(*c));
 	c->path = xstrdup(path);
 	c->matcher_grace_ms = CONF_DEFAULT_GRACE_MS;
-	c->retention_clicks_ms = CONF_DEFAULT_RETENTION_CLICKS_MS;
-	c->retention_logs_ms = CONF_DEFAULT_RETENTION_LOGS_MS;
+	c->retention_ms[RETENTION_CLICKS] = CONF_DEFAULT_RETENTION_CLICKS_MS;
+	c->retention_ms[RETENTION_LOGS] = CONF_DEFAULT_RETENTION_LOGS_MS;
 	c->spool_max = CONF_DEFAULT_SPOOL_MAX;
 	c->max_per_host = CONF_DEFAULT_MAX_PER_HOST;
 	for (i = 0; i < SERVICE_END; i++)

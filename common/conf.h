@@ -72,6 +72,13 @@ struct rule {
 	int		 line;		/* where it was defined */
 };
 
+/* What "retention KIND" keeps for a bounded time (postline.conf(5)). */
+enum retention {
+	RETENTION_CLICKS,	/* matcher: clicks and their conversions */
+	RETENTION_LOGS,		/* firer: attempts, finished deliveries */
+	RETENTION_END
+};
+
 struct cidr {
 	int		 family;	/* AF_INET or AF_INET6 */
 	unsigned char	 addr[16];
@@ -94,8 +101,7 @@ struct conf {
 	struct rule	*rules;
 	size_t		 nrules;
 	int64_t		 matcher_grace_ms;
-	int64_t		 retention_clicks_ms;
-	int64_t		 retention_logs_ms;
+	int64_t		 retention_ms[RETENTION_END];	/* by kind */
 	struct cidr	*trust_proxy;
 	size_t		 ntrust_proxy;
 	uint64_t	 spool_max;

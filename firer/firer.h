@@ -8,6 +8,7 @@
 #include "daemon.h"
 #include "logdb.h"
 #include "record.h"
+#include "retain.h"
 #include "store.h"
 
 enum {
@@ -103,9 +104,17 @@ int		 sched_recover(struct sched *);
 /* firer -R: schedule a known delivery again at now. */
 int		 sched_replay(struct store_txn *, const char *postback_id,
 		    int64_t now);
-/* Deliveries scheduled; retention logs (a thousand records a call). */
-uint64_t	 sched_depth(struct sched *);
-int		 sched_prune(struct sched *, int64_t before);
+uint64_t	 sched_depth(struct sched *);	/* deliveries scheduled */
+/*
+ * Kinds of retention (retain.h), all by retention logs: the attempt log,
+ * finished deliveries and conversion states.
+ */
+int		 sched_prune_log(void *, struct store_txn *,
+		    struct retain_slice *);
+int		 sched_prune_deliveries(void *, struct store_txn *,
+		    struct retain_slice *);
+int		 sched_prune_states(void *, struct store_txn *,
+		    struct retain_slice *);
 /* One attempt ended: log it, then drop or reschedule the delivery. */
 int		 sched_finish(struct sched *, struct store_txn *,
 		    const struct delivery *, struct attempt *,

@@ -148,6 +148,8 @@ struct firer {
 	int64_t			 last_scan_ms;
 	int64_t			 next_scan_ms;
 	int64_t			 retry_log_ms;	/* when to try logging again */
+	struct retain		*retain;
+	int			 retention_behind;
 };
 
 static void
@@ -697,14 +699,13 @@ take_off(struct firer *f, struct flight **go)
 	return ngo;
 }
 
-/* Once a second: the schedule's depth, and retention logs. */
+/* Once a second: the schedule's depth, and a sync. */
 static void
 chores(struct firer *f)
 {
 	metric_set(metric_gauge("postline_firer_scheduled",
 	    "Deliveries in the schedule.", NULL),
 	    (int64_t)sched_depth(f->sched));
-	sched_prune(f->sched, now_ms() - f->daemon->conf->retention_logs_ms);
 	store_sync(sched_store(f->sched));
 }
 
@@ -748,7 +749,8 @@ wait_turn(struct firer *f, struct bus_sock *router, struct inbox *ib)
 	if (until > now + FIRER_POLL_MS)
 		until = now + FIRER_POLL_MS;
 	/* While the store refuses, nothing is read ahead: no hurry. */
-	if ((f->rescan && now >= f->retry_log_ms) || bus_has_input(router))
+	if ((f->rescan && now >= f->retry_log_ms) || bus_has_input(router) ||
+	    f->retention_behind)
 		until = now;
 	wait_for(bus_fd(router), sender_fd(f->sender), until - now);
 }
@@ -762,12 +764,23 @@ run(struct firer *f, struct bus_sock *router)
 	struct inbox *ib = inbox_open(sched_store(f->sched), DB_SENDERS,
 	    DB_DEAD, router, f->daemon->sender_id, &event_ops, f, NULL,
 	    FIRER_SYNC_MS);
+	/* What the firer keeps for a bounded time: see retain.h. */
+	const struct retain_kind retained[] = {
+		{ "log", RETENTION_LOGS, DB_LOG, sched_prune_log, f->sched },
+		{ "deliveries", RETENTION_LOGS, DB_DELIVERIES,
+		    sched_prune_deliveries, f->sched },
+		{ "states", RETENTION_LOGS, DB_STATE, sched_prune_states,
+		    f->sched },
+	};
 
+	f->retain = retain_new(f->daemon, sched_store(f->sched), retained,
+	    (int)(sizeof(retained) / sizeof(retained[0])));
 	while (!daemon_stopping) {
 		if (daemon_reloading) {
 			daemon_reloading = 0;
 			daemon_reload(f->daemon);
 		}
+		f->retention_behind = retain_step(f->retain, now_ms());
 		if (mono_ms() >= next_chores) {
 			chores(f);
 			next_chores = mono_ms() + 1000;
@@ -780,6 +793,7 @@ run(struct firer *f, struct bus_sock *router)
 		land(f);
 		commit_turn(f, go, take_off(f, go));
 	}
+	retain_free(f->retain);
 	inbox_close(ib);
 	/* Drain: let requests on the wire finish; the rest stay scheduled. */
 	deadline = mono_ms() + FIRER_DRAIN_MS;

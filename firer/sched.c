@@ -3,6 +3,7 @@
  * attempt log (logdb.h).  Deliveries live on disk, so pending and delayed
  * postbacks cost no memory and survive restarts.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +25,8 @@ struct sched {
 	struct store	*store;
 	int		 instance;
 	uint64_t	 log_seq;	/* unique suffix of log keys */
+	char		 prune_from[RECORD_ID_MAX + 1]; /* see
+					   sched_prune_deliveries */
 };
 
 static void
@@ -499,99 +502,120 @@ sched_depth(struct sched *s)
 	return n;
 }
 
-#define PRUNE_MAX	1000
-
-/* The oldest attempts, with their index entries. */
-static int
-prune_log(struct store_txn *txn, int64_t before, int *n)
+/* An attempt's key starts with its time. */
+static int64_t
+attempt_time_of(const struct store_val *k)
 {
-	unsigned char txkey[LOGDB_TX_KEY_LEN];
-	struct store_cursor *c;
-	struct store_val k, v;
-	struct wire_reader r;
-	struct attempt a;
-	int rc;
-
-	if (store_cursor_open(txn, DB_LOG, &c) != STORE_OK)
-		return -1;
-	for (rc = store_cursor_seek(c, NULL, 0, &k, &v);
-	    rc == STORE_OK && *n < PRUNE_MAX; rc = store_cursor_next(c, &k, &v)) {
-		if (k.len != LOGDB_KEY_LEN ||
-		    (int64_t)wire_be64_get(k.data) >= before)
-			break;
-		attempt_init(&a);
-		wire_reader_init(&r, v.data, v.len);
-		if (record_get_attempt(&r, &a) == 0) {
-			logdb_tx_key(txkey, a.txid, a.time_ms,
-			    wire_be64_get((const unsigned char *)k.data + 8));
-			store_del(txn, DB_LOG_TX, txkey, sizeof(txkey));
-		}
-		attempt_free(&a);
-		if (store_cursor_del(c) != STORE_OK)
-			break;
-		(*n)++;
-	}
-	store_cursor_close(c);
-	return 0;
+	return k->len != LOGDB_KEY_LEN ? INT64_MIN :
+	    (int64_t)wire_be64_get(k->data);
 }
 
-/*
- * Finished deliveries (kept for replay) and conversion states, by the
- * time their ids start with; scheduled deliveries are never dropped.
- */
+/* An attempt goes with its entry in the transaction index. */
 static int
-prune_by_id(struct store_txn *txn, int db, int64_t before, int *n)
+drop_attempt_tx(void *arg, struct store_txn *txn, const struct store_val *k,
+    const struct store_val *v)
 {
-	char id[RECORD_ID_MAX + 1];
-	struct store_cursor *c;
-	struct store_val k, v;
+	unsigned char txkey[LOGDB_TX_KEY_LEN];
 	struct wire_reader r;
-	struct delivery d;
-	int rc, done;
+	struct attempt a;
+	int rc = STORE_OK;
 
-	if (store_cursor_open(txn, db, &c) != STORE_OK)
-		return -1;
-	for (rc = store_cursor_seek(c, NULL, 0, &k, &v);
-	    rc == STORE_OK && *n < PRUNE_MAX; rc = store_cursor_next(c, &k, &v)) {
-		if (k.len < RECORD_ID_MAX)
-			continue;
-		memcpy(id, k.data, RECORD_ID_MAX);
-		id[RECORD_ID_MAX] = '\0';
-		if (txid_time_ms(id) >= before)
-			break;
-		done = 1;
-		if (db == DB_DELIVERIES) {
-			delivery_init(&d);
-			wire_reader_init(&r, v.data, v.len);
-			done = record_get_delivery(&r, &d) == 0 && d.due_ms < 0;
-			delivery_free(&d);
-		}
-		if (done && store_cursor_del(c) != STORE_OK)
-			break;
-		*n += done;
+	(void)arg;
+	if (k->len != LOGDB_KEY_LEN)
+		return 0;
+	attempt_init(&a);
+	wire_reader_init(&r, v->data, v->len);
+	if (record_get_attempt(&r, &a) == 0) {
+		logdb_tx_key(txkey, a.txid, a.time_ms,
+		    wire_be64_get((const unsigned char *)k->data + 8));
+		rc = store_del(txn, DB_LOG_TX, txkey, sizeof(txkey));
 	}
-	store_cursor_close(c);
-	return 0;
+	attempt_free(&a);
+	return rc == STORE_OK || rc == STORE_NOTFOUND ? 0 : -1;
 }
 
 int
-sched_prune(struct sched *s, int64_t before)
+sched_prune_log(void *arg, struct store_txn *txn, struct retain_slice *s)
 {
-	struct store_txn *txn;
-	int n = 0;
+	return retain_walk(txn, DB_LOG, s, attempt_time_of, drop_attempt_tx,
+	    arg);
+}
 
-	if (store_begin(s->store, 1, &txn) != STORE_OK)
+/* Postback ids and conversion states start with an id's time. */
+static int64_t
+id_time_of(const struct store_val *k)
+{
+	char id[TXID_LEN + 1];
+
+	if (k->len < TXID_LEN)
+		return INT64_MIN;
+	memcpy(id, k->data, TXID_LEN);
+	id[TXID_LEN] = '\0';
+	return txid_time_ms(id);
+}
+
+int
+sched_prune_states(void *arg, struct store_txn *txn, struct retain_slice *s)
+{
+	(void)arg;
+	return retain_walk(txn, DB_STATE, s, id_time_of, NULL, NULL);
+}
+
+static int
+finished(const struct store_val *v)
+{
+	struct wire_reader r;
+	struct delivery d;
+	int done;
+
+	delivery_init(&d);
+	wire_reader_init(&r, v->data, v->len);
+	done = record_get_delivery(&r, &d) == -1 || d.due_ms < 0;
+	delivery_free(&d);
+	return done;
+}
+
+/*
+ * Finished deliveries (kept for firer -R) by their postback id's time.
+ * A delivery still scheduled is passed over, so a pass may take several
+ * slices: each starts where the last one stopped, and the next pass at
+ * the first key again, when the scheduled ones may have finished.
+ */
+int
+sched_prune_deliveries(void *arg, struct store_txn *txn,
+    struct retain_slice *s)
+{
+	struct sched *sc = arg;
+	struct store_cursor *c;
+	struct store_val k, v;
+	int64_t t = 0;
+	int rc;
+
+	if (store_cursor_open(txn, DB_DELIVERIES, &c) != STORE_OK)
 		return -1;
-	if (prune_log(txn, before, &n) == -1 ||
-	    prune_by_id(txn, DB_DELIVERIES, before, &n) == -1 ||
-	    prune_by_id(txn, DB_STATE, before, &n) == -1) {
-		store_abort(txn);
-		return -1;
+	for (rc = store_cursor_seek(c, sc->prune_from[0] ? sc->prune_from :
+	    NULL, strlen(sc->prune_from), &k, &v); rc == STORE_OK;
+	    rc = store_cursor_next(c, &k, &v)) {
+		if ((t = id_time_of(&k)) >= s->before)
+			break;
+		if (s->looked == s->max) {
+			s->oldest_ms = t;
+			snprintf(sc->prune_from, sizeof(sc->prune_from), "%.*s",
+			    (int)(k.len < RECORD_ID_MAX ? k.len :
+			    RECORD_ID_MAX), (const char *)k.data);
+			break;
+		}
+		s->looked++;
+		if (!finished(&v))
+			continue;
+		if (store_cursor_del(c) != STORE_OK) {
+			rc = STORE_ERROR;
+			break;
+		}
+		s->removed++;
 	}
-	if (n == 0) {
-		store_abort(txn);
-		return 0;
-	}
-	log_info("event=retention db=log removed=%d", n);
-	return store_commit(txn, 0) == STORE_OK ? n : -1;
+	if (s->looked < s->max)
+		sc->prune_from[0] = '\0';
+	store_cursor_close(c);
+	return rc == STORE_ERROR || rc == STORE_FULL ? -1 : 0;
 }

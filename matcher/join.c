@@ -645,19 +645,21 @@ join_hit(struct matcher *m, struct store_txn *txn, const struct hit *hit,
 	return rc < 0 ? -1 : 0;
 }
 
-#define CHORE_MAX	1000	/* records per chore transaction */
-
 /* One held hit whose grace is over: unknown_click. */
 static int
-expire_one(struct store_txn *txn, struct store_cursor *c,
-    const struct store_val *k, const struct store_val *val)
+expire_one(void *arg, struct store_txn *txn, const struct store_val *k,
+    const struct store_val *val)
 {
 	unsigned char txkey[RECORD_ID_MAX + 16];
 	size_t idlen = k->len - 16;
 	struct wire_reader r;
 	struct verdict v;
 	struct hit hit;
+	int rc;
 
+	(void)arg;
+	if (k->len < 17 || k->len > RECORD_ID_MAX + 16)
+		return 0;	/* not a key of ours: it just goes */
 	hit_init(&hit);
 	wire_reader_init(&r, val->data, val->len);
 	if (record_get_hit(&r, &hit) == 0) {
@@ -670,100 +672,51 @@ expire_one(struct store_txn *txn, struct store_cursor *c,
 	memcpy(txkey, (const char *)k->data + 8, idlen);
 	memcpy(txkey + idlen, k->data, 8);
 	memcpy(txkey + idlen + 8, (const char *)k->data + 8 + idlen, 8);
-	store_del(txn, DB_HELD_TX, txkey, idlen + 16);
-	return store_cursor_del(c);
+	rc = store_del(txn, DB_HELD_TX, txkey, idlen + 16);
+	return rc == STORE_OK || rc == STORE_NOTFOUND ? 0 : -1;
+}
+
+/* A held hit's key starts with its due time. */
+static int64_t
+due_of(const struct store_val *k)
+{
+	return k->len < 8 ? INT64_MIN : (int64_t)wire_be64_get(k->data);
 }
 
 int
-join_expire_held(struct matcher *m, int64_t now)
+join_expire_held(void *arg, struct store_txn *txn, struct retain_slice *s)
 {
-	struct store_txn *txn;
-	struct store_cursor *c;
-	struct store_val k, v;
-	int rc, n = 0;
-
-	if (store_begin(m->store, 1, &txn) != STORE_OK)
-		return -1;
-	if (store_cursor_open(txn, DB_HELD, &c) != STORE_OK) {
-		store_abort(txn);
-		return -1;
-	}
-	for (rc = store_cursor_seek(c, NULL, 0, &k, &v);
-	    rc == STORE_OK && n < CHORE_MAX; rc = store_cursor_next(c, &k, &v)) {
-		if (k.len < 17 || k.len > RECORD_ID_MAX + 16 ||
-		    (int64_t)wire_be64_get(k.data) > now)
-			break;
-		if (expire_one(txn, c, &k, &v) != STORE_OK)
-			break;
-		n++;
-	}
-	store_cursor_close(c);
-	if (n == 0) {
-		store_abort(txn);
-		return 0;
-	}
-	return store_commit(txn, 1) == STORE_OK ? n : -1;
-}
-
-/* Delete every key of db that starts with txid. */
-static int
-delete_prefixed(struct store_txn *txn, int db, const char *txid, size_t len)
-{
-	struct store_cursor *c;
-	struct store_val k;
-	int rc;
-
-	if (store_cursor_open(txn, db, &c) != STORE_OK)
-		return -1;
-	for (rc = store_cursor_seek(c, txid, len, &k, NULL);
-	    rc == STORE_OK && k.len >= len && memcmp(k.data, txid, len) == 0;
-	    rc = store_cursor_next(c, &k, NULL))
-		if (store_cursor_del(c) != STORE_OK) {
-			rc = STORE_ERROR;
-			break;
-		}
-	store_cursor_close(c);
-	return rc == STORE_ERROR ? -1 : 0;
+	return retain_walk(txn, DB_HELD, s, due_of, expire_one, arg);
 }
 
 /*
- * retention clicks: transaction ids start with their time, so the
- * oldest clicks come first; a few per call, so the join never waits.
+ * Clicks and conversions are keyed by transaction id, which starts with
+ * its click's time, so both are in time order.  Each goes by itself: a
+ * conversion left a moment longer than its click is never read again.
  */
-int
-join_prune(struct matcher *m, int64_t now)
+static int64_t
+click_time_of(const struct store_val *k)
 {
-	int64_t before = now - m->daemon->conf->retention_clicks_ms;
-	char txid[RECORD_ID_MAX + 1];
-	struct store_txn *txn;
-	struct store_cursor *c;
-	struct store_val k;
-	int rc, n = 0;
+	char txid[TXID_LEN + 1];
 
-	if (store_begin(m->store, 1, &txn) != STORE_OK)
-		return -1;
-	if (store_cursor_open(txn, DB_CLICKS, &c) != STORE_OK) {
-		store_abort(txn);
-		return -1;
-	}
-	for (rc = store_cursor_seek(c, NULL, 0, &k, NULL);
-	    rc == STORE_OK && n < CHORE_MAX; rc = store_cursor_next(c, &k, NULL)) {
-		if (k.len != TXID_LEN)
-			continue;
-		memcpy(txid, k.data, TXID_LEN);
-		txid[TXID_LEN] = '\0';
-		if (txid_time_ms(txid) >= before)
-			break;
-		if (delete_prefixed(txn, DB_CONVERSIONS, txid, TXID_LEN) == -1 ||
-		    store_cursor_del(c) != STORE_OK)
-			break;
-		n++;
-	}
-	store_cursor_close(c);
-	if (n == 0) {
-		store_abort(txn);
-		return 0;
-	}
-	log_info("event=retention db=clicks removed=%d", n);
-	return store_commit(txn, 0) == STORE_OK ? n : -1;
+	if (k->len < TXID_LEN)
+		return INT64_MIN;
+	memcpy(txid, k->data, TXID_LEN);
+	txid[TXID_LEN] = '\0';
+	return txid_time_ms(txid);
+}
+
+int
+join_prune_clicks(void *arg, struct store_txn *txn, struct retain_slice *s)
+{
+	(void)arg;
+	return retain_walk(txn, DB_CLICKS, s, click_time_of, NULL, NULL);
+}
+
+int
+join_prune_conversions(void *arg, struct store_txn *txn,
+    struct retain_slice *s)
+{
+	(void)arg;
+	return retain_walk(txn, DB_CONVERSIONS, s, click_time_of, NULL, NULL);
 }

@@ -27,6 +27,15 @@ static const char *const db_names[DB_COUNT] = {
 	"impressions", "held", "held_tx"
 };
 
+/* What the matcher keeps for a bounded time: see retain.h. */
+static const struct retain_kind retained[] = {
+	{ "held", -1, DB_HELD, join_expire_held, NULL },
+	{ "clicks", RETENTION_CLICKS, DB_CLICKS, join_prune_clicks, NULL },
+	{ "conversions", RETENTION_CLICKS, DB_CONVERSIONS,
+	    join_prune_conversions, NULL },
+};
+#define NRETAINED	((int)(sizeof(retained) / sizeof(retained[0])))
+
 static const char usage[] = "[-dnv] [-f file] [-s shard]";
 
 static void
@@ -153,11 +162,14 @@ ignore_verdict(void *arg, unsigned dest, struct wire_reader *r)
 	record_get_verdict(r, &v);
 }
 
+/* Retention behind: a slice at every turn, no waiting in between. */
 static long
-poll_timeout(const struct inbox *ib)
+poll_timeout(const struct inbox *ib, int retention_behind)
 {
 	int64_t sync = inbox_sync_ms(ib);
 
+	if (retention_behind)
+		return 0;
 	return sync >= 0 && sync < MATCHER_POLL_MS ? (long)sync :
 	    MATCHER_POLL_MS;
 }
@@ -166,17 +178,18 @@ static void
 run(struct matcher *m, struct bus_sock *router)
 {
 	struct bus_sock *socks[BUS_POLL_MAX];
-	int readable[BUS_POLL_MAX], n;
+	int readable[BUS_POLL_MAX], n, behind = 0;
 	int64_t next_chores = 0;
 	struct inbox *ib = inbox_open(m->store, DB_SENDERS, DB_DEAD, router,
 	    m->daemon->sender_id, &hit_ops, m, m->outbox, MATCHER_SYNC_MS);
+	struct retain *ret = retain_new(m->daemon, m->store, retained,
+	    NRETAINED);
 
 	socks[0] = router;
 	n = 1 + outbox_socks(m->outbox, socks + 1, BUS_POLL_MAX - 1);
 	while (!daemon_stopping) {
+		behind = retain_step(ret, now_ms());
 		if (mono_ms() >= next_chores) {
-			join_expire_held(m, now_ms());
-			join_prune(m, now_ms());
 			gauge_outbox(m);
 			store_sync(m->store);
 			next_chores = mono_ms() + 1000;
@@ -185,7 +198,7 @@ run(struct matcher *m, struct bus_sock *router)
 			daemon_reloading = 0;
 			daemon_reload(m->daemon);
 		}
-		bus_poll(socks, n, -1, poll_timeout(ib), readable);
+		bus_poll(socks, n, -1, poll_timeout(ib, behind), readable);
 		log_hold();	/* a batch's verdict lines in one write */
 		inbox_serve(ib);
 		log_release();
@@ -194,6 +207,7 @@ run(struct matcher *m, struct bus_sock *router)
 		outbox_read_acks(m->outbox, ignore_verdict, NULL);
 		outbox_flush(m->outbox);
 	}
+	retain_free(ret);
 	inbox_close(ib);
 	outbox_flush(m->outbox);
 }

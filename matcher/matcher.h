@@ -5,6 +5,7 @@
 #include "daemon.h"
 #include "handoff.h"
 #include "record.h"
+#include "retain.h"
 #include "store.h"
 
 enum {
@@ -33,9 +34,13 @@ void	join_init(struct matcher *);
 /* Apply one hit in the open write transaction. */
 int	join_hit(struct matcher *, struct store_txn *, const struct hit *,
 	    struct verdict *, int *durable);
-/* Conversions held for their click past matcher grace: unknown_click. */
-int	join_expire_held(struct matcher *, int64_t now);
-/* Drop clicks older than retention clicks, a few at a time. */
-int	join_prune(struct matcher *, int64_t now);
+/*
+ * Kinds of retention (retain.h): hits held for their click past matcher
+ * grace (unknown_click), clicks and conversions past retention clicks.
+ */
+int	join_expire_held(void *, struct store_txn *, struct retain_slice *);
+int	join_prune_clicks(void *, struct store_txn *, struct retain_slice *);
+int	join_prune_conversions(void *, struct store_txn *,
+	    struct retain_slice *);
 
 #endif
