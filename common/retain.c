@@ -145,7 +145,7 @@ run_slice(struct retain *r, int k, int64_t now, int64_t mono)
 	const struct retain_kind *kind = &r->kinds[k];
 	struct retain_slice s = { 0, RETAIN_SLICE, 0, 0, INT64_MAX };
 	struct store_txn *txn;
-	int rc;
+	uint64_t left;
 
 	s.before = now - keep_ms(r, kind);
 	if (store_begin(r->store, 1, &txn) != STORE_OK) {
@@ -157,14 +157,14 @@ run_slice(struct retain *r, int k, int64_t now, int64_t mono)
 		refused(r, k, mono);
 		return;
 	}
-	metric_set(r->state[k].m_records,
-	    (int64_t)store_count(txn, kind->db));
+	left = store_count(txn, kind->db);
 	if (s.removed == 0)
 		store_abort(txn);
-	else if ((rc = store_commit(txn, 0)) != STORE_OK) {
+	else if (store_commit(txn, 0) != STORE_OK) {
 		refused(r, k, mono);
 		return;
 	}
+	metric_set(r->state[k].m_records, (int64_t)left);
 	note(r, k, &s, mono);
 }
 

@@ -62,8 +62,9 @@ struct retain	*retain_new(struct daemon *, struct store *,
 		    const struct retain_kind *kinds, int nkinds);
 void		 retain_free(struct retain *);
 /*
- * At most one slice, of the kind most due: 1 when some kind is still
- * behind (call again at the next turn, without waiting), else 0.
+ * At most one slice, of the next kind in turn that is behind or due to
+ * look again (a kind caught up looks once a second): 1 when some kind is
+ * still behind (call again at the next turn, without waiting), else 0.
  */
 int		 retain_step(struct retain *, int64_t now_ms);
 
