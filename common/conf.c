@@ -59,6 +59,7 @@ static const struct directive directives[] = {
 	{ "postback",		0, 1, -1, dir_postback },
 	{ "retention clicks",	RETENTION_CLICKS, 0, 1, dir_retention },
 	{ "retention logs",	RETENTION_LOGS, 0, 1, dir_retention },
+	{ "retention reports",	RETENTION_REPORTS, 0, 1, dir_retention },
 	{ "ingest listen",	SERVICE_INGEST, 1, 1, dir_listen },
 	{ "ingest trust-proxy",	SERVICE_INGEST, 1, 1, dir_trust_proxy },
 	{ "ingest spool-max",	SERVICE_INGEST, 0, 1, dir_spool_max },
@@ -763,8 +764,20 @@ offer_multiple(struct parser *ps, void *obj, const char *v)
 	return 0;
 }
 
+static int
+offer_unique_window(struct parser *ps, void *obj, const char *v)
+{
+	struct offer *o = obj;
+
+	if (parse_duration_ms(v, &o->unique_window_ms) == -1) {
+		oerr(ps, "bad duration '%s' for unique-window", v);
+		return -1;
+	}
+	return 0;
+}
+
 enum { OFFER_URL, OFFER_TOKEN, OFFER_WINDOW, OFFER_PAYOUT, OFFER_REVENUE,
-    OFFER_MULTIPLE };
+    OFFER_MULTIPLE, OFFER_UNIQUE_WINDOW };
 
 static const struct option offer_options[] = {
 	[OFFER_URL] = { "url", 0, offer_url },
@@ -773,6 +786,7 @@ static const struct option offer_options[] = {
 	[OFFER_PAYOUT] = { "payout", 0, offer_payout },
 	[OFFER_REVENUE] = { "revenue", 0, offer_revenue },
 	[OFFER_MULTIPLE] = { "multiple", 0, offer_multiple },
+	[OFFER_UNIQUE_WINDOW] = { "unique-window", 0, offer_unique_window },
 };
 
 static int
@@ -1094,6 +1108,7 @@ dir_offer(struct parser *ps, const struct directive *d, char **av,
 	memset(&o, 0, sizeof(o));
 	o.id = xstrdup(av[0]);
 	o.window_ms = CONF_DEFAULT_WINDOW_MS;
+	o.unique_window_ms = CONF_DEFAULT_UNIQUE_WINDOW_MS;
 	ps->what = "offer";
 	ps->id = o.id;
 	if (!valid_id(o.id)) {
@@ -1628,6 +1643,7 @@ conf_new(const char *path)
 	c->matcher_grace_ms = CONF_DEFAULT_GRACE_MS;
 	c->retention_ms[RETENTION_CLICKS] = CONF_DEFAULT_RETENTION_CLICKS_MS;
 	c->retention_ms[RETENTION_LOGS] = CONF_DEFAULT_RETENTION_LOGS_MS;
+	c->retention_ms[RETENTION_REPORTS] = CONF_DEFAULT_RETENTION_REPORTS_MS;
 	c->spool_max = CONF_DEFAULT_SPOOL_MAX;
 	c->max_per_host = CONF_DEFAULT_MAX_PER_HOST;
 	for (i = 0; i < SERVICE_END; i++)

@@ -32,6 +32,8 @@ struct offer {
 	char		*payout;	/* default amounts, NULL if unset */
 	char		*revenue;
 	int		 multiple;	/* a new order_id is a new conversion */
+	int64_t		 unique_window_ms; /* a click from the same IP and
+					   User-Agent within it: a duplicate */
 };
 
 struct alias {
@@ -76,6 +78,7 @@ struct rule {
 enum retention {
 	RETENTION_CLICKS,	/* matcher: clicks and their conversions */
 	RETENTION_LOGS,		/* firer: attempts, finished deliveries */
+	RETENTION_REPORTS,	/* matcher: hourly counters */
 	RETENTION_END
 };
 
@@ -119,6 +122,8 @@ struct conf {
 #define CONF_DEFAULT_WINDOW_MS		(30LL * 86400 * 1000)
 #define CONF_DEFAULT_RETENTION_CLICKS_MS (90LL * 86400 * 1000)
 #define CONF_DEFAULT_RETENTION_LOGS_MS	(30LL * 86400 * 1000)
+#define CONF_DEFAULT_RETENTION_REPORTS_MS (400LL * 86400 * 1000)
+#define CONF_DEFAULT_UNIQUE_WINDOW_MS	(24LL * 3600 * 1000)
 #define CONF_DEFAULT_SPOOL_MAX		(1ULL << 30)
 #define CONF_DEFAULT_MAP_SIZE		(16ULL << 30)
 #define CONF_DEFAULT_MAX_PER_HOST	32

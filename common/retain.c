@@ -3,6 +3,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "log.h"
 #include "metrics.h"
@@ -120,11 +121,12 @@ note(struct retain *r, int k, const struct retain_slice *s, int64_t mono)
 {
 	struct kind_state *st = &r->state[k];
 
-	st->behind = s->looked >= s->max;
+	st->behind = s->more;
 	st->lag_ms = st->behind && s->oldest_ms < s->before ?
 	    s->before - s->oldest_ms : 0;
 	if (!st->behind)
-		st->next_check_ms = mono + RETAIN_CHECK_MS;
+		st->next_check_ms = mono + (r->kinds[k].every_ms > 0 ?
+		    r->kinds[k].every_ms : RETAIN_CHECK_MS);
 	st->unlogged += (uint64_t)s->removed;
 	metric_add(st->m_removed, s->removed);
 	metric_set(st->m_behind, st->lag_ms / 1000);
@@ -143,7 +145,7 @@ static void
 run_slice(struct retain *r, int k, int64_t now, int64_t mono)
 {
 	const struct retain_kind *kind = &r->kinds[k];
-	struct retain_slice s = { 0, RETAIN_SLICE, 0, 0, INT64_MAX };
+	struct retain_slice s = { 0, RETAIN_SLICE, 0, 0, 0, INT64_MAX };
 	struct store_txn *txn;
 	uint64_t left;
 
@@ -187,6 +189,7 @@ retain_walk(struct store_txn *txn, int db, struct retain_slice *s,
 			break;
 		if (s->looked == s->max) {
 			s->oldest_ms = t;
+			s->more = 1;
 			break;
 		}
 		s->looked++;
@@ -196,6 +199,41 @@ retain_walk(struct store_txn *txn, int db, struct retain_slice *s,
 			break;
 		}
 		s->removed++;
+	}
+	store_cursor_close(c);
+	return rc == STORE_ERROR || rc == STORE_FULL ? -1 : 0;
+}
+
+int
+retain_sweep(struct store_txn *txn, int db, struct retain_slice *s,
+    struct retain_sweep *pos, int (*expired)(void *,
+    const struct store_val *, const struct store_val *), void *arg)
+{
+	struct store_cursor *c;
+	struct store_val k, v;
+	int rc, verdict;
+
+	if (store_cursor_open(txn, db, &c) != STORE_OK)
+		return -1;
+	for (rc = store_cursor_seek(c, pos->len ? pos->from : NULL, pos->len,
+	    &k, &v); rc == STORE_OK; rc = store_cursor_next(c, &k, &v)) {
+		if (s->looked == s->max) {
+			s->more = k.len <= sizeof(pos->from);
+			break;
+		}
+		s->looked++;
+		if ((verdict = expired(arg, &k, &v)) == -1)
+			break;
+		if (verdict == 1 && store_cursor_del(c) != STORE_OK) {
+			rc = STORE_ERROR;
+			break;
+		}
+		s->removed += verdict;
+	}
+	pos->len = 0;
+	if (s->more) {
+		memcpy(pos->from, k.data, k.len);
+		pos->len = k.len;
 	}
 	store_cursor_close(c);
 	return rc == STORE_ERROR || rc == STORE_FULL ? -1 : 0;

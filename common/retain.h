@@ -26,6 +26,7 @@ struct retain_slice {
 	/* Set by the kind: */
 	int	 looked;	/* records looked at */
 	int	 removed;	/* records removed */
+	int	 more;		/* it stopped at max with more to do */
 	int64_t	 oldest_ms;	/* the oldest record still before the
 				   cutoff when the slice stopped at max */
 };
@@ -39,6 +40,8 @@ struct retain_kind {
 	int		(*prune)(void *arg, struct store_txn *,
 			    struct retain_slice *);
 	void		*arg;
+	int64_t		 every_ms;	/* once caught up, look again after
+					   this long (0: a second) */
 };
 
 /*
@@ -52,6 +55,25 @@ struct retain_kind {
 int	retain_walk(struct store_txn *, int db, struct retain_slice *,
 	    int64_t (*time_of)(const struct store_val *key),
 	    int (*drop)(void *arg, struct store_txn *,
+	    const struct store_val *key, const struct store_val *val),
+	    void *arg);
+
+/*
+ * For a database not in time order (or with records to pass over): a
+ * pass from its first key to its end, or to where expired() says to
+ * stop, in slices that each start where the last one stopped.  expired
+ * says 1 (remove), 0 (keep) or -1 (stop: the rest is newer).  0, or -1
+ * when the store refused.
+ */
+#define RETAIN_KEY_MAX	64
+
+struct retain_sweep {
+	unsigned char	 from[RETAIN_KEY_MAX];	/* where the pass goes on */
+	size_t		 len;			/* 0: at the first key */
+};
+
+int	retain_sweep(struct store_txn *, int db, struct retain_slice *,
+	    struct retain_sweep *, int (*expired)(void *arg,
 	    const struct store_val *key, const struct store_val *val),
 	    void *arg);
 

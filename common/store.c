@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "store.h"
@@ -110,6 +111,23 @@ open_dbs(struct store *s, const char *const *names, int n)
 	}
 	rc = mdb_txn_commit(txn);
 	return status_of(s, rc, "commit");
+}
+
+int
+store_check_dir(const char *dir)
+{
+	char *data = xasprintf("%s/data.mdb", dir);
+	char *lock = xasprintf("%s/lock.mdb", dir);
+	int rc = 0;
+
+	if (access(data, R_OK) == -1)
+		rc = errno;
+	/* Readers too take a slot in the lock file. */
+	else if (access(lock, R_OK | W_OK) == -1 && errno != ENOENT)
+		rc = errno;
+	free(data);
+	free(lock);
+	return rc;
 }
 
 /*

@@ -31,6 +31,12 @@ struct store_val {
 	size_t		 len;
 };
 
+/*
+ * Whether dir holds an environment this process can read: 0, or an
+ * errno (ENOENT: no data.mdb in it).  For tools, which say so in words
+ * and so never make a lock.mdb in a directory named by mistake.
+ */
+int		 store_check_dir(const char *dir);
 /* Open (creating dir and databases unless readonly). NULL on failure. */
 struct store	*store_open(const char *dir, uint64_t map_size,
 		    const char *const *dbnames, int ndbs, int readonly);

@@ -766,11 +766,12 @@ run(struct firer *f, struct bus_sock *router)
 	    FIRER_SYNC_MS);
 	/* What the firer keeps for a bounded time: see retain.h. */
 	const struct retain_kind retained[] = {
-		{ "log", RETENTION_LOGS, DB_LOG, sched_prune_log, f->sched },
+		{ "log", RETENTION_LOGS, DB_LOG, sched_prune_log, f->sched,
+		    0 },
 		{ "deliveries", RETENTION_LOGS, DB_DELIVERIES,
-		    sched_prune_deliveries, f->sched },
+		    sched_prune_deliveries, f->sched, 0 },
 		{ "states", RETENTION_LOGS, DB_STATE, sched_prune_states,
-		    f->sched },
+		    f->sched, 0 },
 	};
 
 	f->retain = retain_new(f->daemon, sched_store(f->sched), retained,

@@ -25,8 +25,7 @@ struct sched {
 	struct store	*store;
 	int		 instance;
 	uint64_t	 log_seq;	/* unique suffix of log keys */
-	char		 prune_from[RECORD_ID_MAX + 1]; /* see
-					   sched_prune_deliveries */
+	struct retain_sweep prune_from;	/* see sched_prune_deliveries */
 };
 
 static void
@@ -561,13 +560,18 @@ sched_prune_states(void *arg, struct store_txn *txn, struct retain_slice *s)
 	return retain_walk(txn, DB_STATE, s, id_time_of, NULL, NULL);
 }
 
+/* A finished delivery past the cutoff goes; a scheduled one stays. */
 static int
-finished(const struct store_val *v)
+delivery_expired(void *arg, const struct store_val *k,
+    const struct store_val *v)
 {
+	const struct retain_slice *s = arg;
 	struct wire_reader r;
 	struct delivery d;
 	int done;
 
+	if (id_time_of(k) >= s->before)
+		return -1;		/* ids are in time order */
 	delivery_init(&d);
 	wire_reader_init(&r, v->data, v->len);
 	done = record_get_delivery(&r, &d) == -1 || d.due_ms < 0;
@@ -578,44 +582,15 @@ finished(const struct store_val *v)
 /*
  * Finished deliveries (kept for firer -R) by their postback id's time.
  * A delivery still scheduled is passed over, so a pass may take several
- * slices: each starts where the last one stopped, and the next pass at
- * the first key again, when the scheduled ones may have finished.
+ * slices, and the next pass starts at the first key again, when the
+ * scheduled ones may have finished.
  */
 int
 sched_prune_deliveries(void *arg, struct store_txn *txn,
     struct retain_slice *s)
 {
 	struct sched *sc = arg;
-	struct store_cursor *c;
-	struct store_val k, v;
-	int64_t t = 0;
-	int rc;
 
-	if (store_cursor_open(txn, DB_DELIVERIES, &c) != STORE_OK)
-		return -1;
-	for (rc = store_cursor_seek(c, sc->prune_from[0] ? sc->prune_from :
-	    NULL, strlen(sc->prune_from), &k, &v); rc == STORE_OK;
-	    rc = store_cursor_next(c, &k, &v)) {
-		if ((t = id_time_of(&k)) >= s->before)
-			break;
-		if (s->looked == s->max) {
-			s->oldest_ms = t;
-			snprintf(sc->prune_from, sizeof(sc->prune_from), "%.*s",
-			    (int)(k.len < RECORD_ID_MAX ? k.len :
-			    RECORD_ID_MAX), (const char *)k.data);
-			break;
-		}
-		s->looked++;
-		if (!finished(&v))
-			continue;
-		if (store_cursor_del(c) != STORE_OK) {
-			rc = STORE_ERROR;
-			break;
-		}
-		s->removed++;
-	}
-	if (s->looked < s->max)
-		sc->prune_from[0] = '\0';
-	store_cursor_close(c);
-	return rc == STORE_ERROR || rc == STORE_FULL ? -1 : 0;
+	return retain_sweep(txn, DB_DELIVERIES, s, &sc->prune_from,
+	    delivery_expired, s);
 }

@@ -13,6 +13,7 @@
 
 #include "conf.h"
 #include "record.h"
+#include "table.h"
 #include "util.h"
 
 /* The columns, in their default order (DESIGN §8). */
@@ -36,13 +37,10 @@ enum field {
 /* A --fields list may name a column more than once. */
 #define OUTPUT_FIELDS_MAX	64
 
-/* "2026-11-21T01:02:03.456Z" and its NUL. */
-#define OUTPUT_TIME_LEN		25
-
 enum output_status {
-	OUTPUT_ERROR = -1,	/* reported on stderr */
-	OUTPUT_OK = 0,
-	OUTPUT_CLOSED = 1,	/* the reader went away (EPIPE) */
+	OUTPUT_ERROR = TABLE_ERROR,	/* reported on stderr */
+	OUTPUT_OK = TABLE_OK,
+	OUTPUT_CLOSED = TABLE_CLOSED,	/* the reader went away (EPIPE) */
 };
 
 /* What the lines are: each has its own columns. */
@@ -54,11 +52,10 @@ enum output_kind {
 
 struct output {
 	int		 kind;		/* enum output_kind */
-	int		 json;
+	struct table	 t;		/* json or not, the line */
 	int		 fields[OUTPUT_FIELDS_MAX];	/* of attempts */
 	size_t		 nfields;
 	const struct conf *conf;	/* rules for --pending URLs, or NULL */
-	struct buf	 line;
 };
 
 /* A scheduled delivery, as --pending lists it. */
@@ -124,9 +121,6 @@ typedef int	(*pending_fn)(void *arg, const struct pending *);
 struct source;
 
 /* filter.c */
-/* opt names the option in the message if s is not a time; -1 then. */
-int	filter_parse_time(const char *opt, const char *s, int64_t now,
-	    int64_t *out);
 int	filter_add_status(struct filter *, const char *);
 int	filter_add_result(struct filter *, const char *);
 int	filter_add_txid(struct filter *, const char *);
@@ -169,7 +163,6 @@ int	output_row(struct output *, const struct attempt *);
 int	output_pending(struct output *, const struct pending *);
 int	output_stats(struct output *, const struct stats *);
 int	output_flush(void);
-void	output_time(char *dst, size_t size, int64_t time_ms);
 
 void	stats_init(struct stats *);
 void	stats_free(struct stats *);

@@ -156,9 +156,9 @@ parse_option(int ch, const char *arg, int64_t now, struct opts *o,
 		o->json = 1;
 		return 0;
 	case OPT_SINCE:
-		return filter_parse_time("--since", arg, now, &f->since);
+		return table_parse_time("--since", arg, now, &f->since);
 	case OPT_UNTIL:
-		return filter_parse_time("--until", arg, now, &f->until);
+		return table_parse_time("--until", arg, now, &f->until);
 	case OPT_POSTBACK:
 		strlist_add(&f->postbacks, arg);
 		return 0;
@@ -426,7 +426,7 @@ main(int argc, char *argv[])
 	    check_options(&opts, &filter) == -1)
 		goto done;
 	out.kind = output_kind(&opts);
-	out.json = opts.json;
+	out.t.json = opts.json;
 	if (opts.fields != NULL && output_set_fields(&out, opts.fields) == -1)
 		goto done;
 	if (need_conf(&opts) && (conf = load_conf(opts.conf_file)) == NULL)

@@ -51,18 +51,17 @@ output_init(struct output *o, int kind, int json)
 	int i;
 
 	o->kind = kind;
-	o->json = json;
 	o->conf = NULL;
 	for (i = 0; i < FIELD_END; i++)
 		o->fields[i] = i;
 	o->nfields = FIELD_END;
-	buf_init(&o->line);
+	table_init(&o->t, json);
 }
 
 void
 output_free(struct output *o)
 {
-	buf_free(&o->line);
+	table_free(&o->t);
 }
 
 static int
@@ -106,120 +105,6 @@ output_set_fields(struct output *o, const char *list)
 	}
 }
 
-void
-output_time(char *dst, size_t size, int64_t time_ms)
-{
-	int64_t sec = time_ms / 1000, ms = time_ms % 1000;
-	const char *stamp;
-	size_t stamp_len;
-
-	if (ms < 0) {
-		ms += 1000;
-		sec--;
-	}
-	stamp_len = utc_second(sec, &stamp);
-	/* Past year 9999 the stamp would not fit: show the number. */
-	if (stamp_len == 0 || size < stamp_len + sizeof(".000Z")) {
-		snprintf(dst, size, "%" PRId64, time_ms);
-		return;
-	}
-	memcpy(dst, stamp, stamp_len);
-	dst[stamp_len] = '.';
-	dst[stamp_len + 1] = (char)('0' + ms / 100);
-	dst[stamp_len + 2] = (char)('0' + ms / 10 % 10);
-	dst[stamp_len + 3] = (char)('0' + ms % 10);
-	dst[stamp_len + 4] = 'Z';
-	dst[stamp_len + 5] = '\0';
-}
-
-/* C0, DEL and C1: what a terminal may act on rather than show. */
-static int
-is_control(uint32_t c)
-{
-	return c < 0x20 || (c >= 0x7f && c <= 0x9f);
-}
-
-/*
- * One TSV value.  Tab, newline, carriage return and backslash get their
- * C escapes; every other byte of a control character or of malformed
- * UTF-8 is written \xNN, so each value stays one field on one line and
- * the original bytes can be recovered.
- */
-static void
-add_tsv(struct buf *b, const char *value)
-{
-	const unsigned char *p = (const unsigned char *)value;
-	size_t len, i, run;
-	uint32_t c;
-
-	for (;;) {
-		/*
-		 * Plain ASCII goes through in one copy: most of a log is.
-		 * The NUL at the end is a control character: it stops the run.
-		 */
-		for (run = 0; (unsigned char)(p[run] - 0x20) < 0x5f &&
-		    p[run] != '\\'; run++)
-			;
-		if (run > 0) {
-			buf_add(b, p, run);
-			p += run;
-		}
-		if (*p == '\0')
-			return;
-		/* At most 4 bytes are read, and the NUL ends a sequence. */
-		len = utf8_seq(p, 4, &c);
-		if (len > 0 && !is_control(c) && c != '\\') {
-			buf_add(b, p, len);
-		} else if (len == 1 && (c == '\t' || c == '\n' || c == '\r' ||
-		    c == '\\')) {
-			buf_addc(b, '\\');
-			buf_addc(b, c == '\t' ? 't' : c == '\n' ? 'n' :
-			    c == '\r' ? 'r' : '\\');
-		} else {
-			if (len == 0)
-				len = 1;
-			for (i = 0; i < len; i++)
-				buf_printf(b, "\\x%02x", p[i]);
-		}
-		p += len;
-	}
-}
-
-/*
- * One JSON string.  Control characters are escaped (\n \r \t, else
- * \u00XX); a byte that is not part of well-formed UTF-8 becomes U+FFFD,
- * as JSON text must be Unicode.
- */
-static void
-add_json_str(struct buf *b, const char *value)
-{
-	const unsigned char *p = (const unsigned char *)value;
-	size_t n = strlen(value), len;
-	uint32_t c;
-
-	buf_addc(b, '"');
-	while (n > 0) {
-		if ((len = utf8_seq(p, n, &c)) == 0) {
-			buf_adds(b, "\\ufffd");
-			len = 1;
-		} else if (c == '"' || c == '\\')
-			buf_printf(b, "\\%c", (char)c);
-		else if (c == '\n')
-			buf_adds(b, "\\n");
-		else if (c == '\r')
-			buf_adds(b, "\\r");
-		else if (c == '\t')
-			buf_adds(b, "\\t");
-		else if (is_control(c))
-			buf_printf(b, "\\u%04x", (unsigned)c);
-		else
-			buf_add(b, p, len);
-		p += len;
-		n -= len;
-	}
-	buf_addc(b, '"');
-}
-
 static int
 field_is_number(int f)
 {
@@ -246,7 +131,7 @@ field_value(const struct attempt *a, int f, char *tmp, size_t size)
 {
 	switch (f) {
 	case FIELD_TIME:
-		output_time(tmp, size, a->time_ms);
+		table_time(tmp, size, a->time_ms);
 		return tmp;
 	case FIELD_POSTBACK_ID:
 		return a->postback_id;
@@ -275,99 +160,39 @@ field_value(const struct attempt *a, int f, char *tmp, size_t size)
 	}
 }
 
-/* Write the line buffer out in one go, so that a failure has one place. */
-static int
-write_line(struct output *o)
-{
-	size_t n = o->line.len;
-	int rc;
-
-	rc = fwrite(o->line.data, 1, n, stdout) == n;
-	buf_reset(&o->line);
-	if (rc)
-		return OUTPUT_OK;
-	if (errno == EPIPE)
-		return OUTPUT_CLOSED;
-	warn("stdout");
-	return OUTPUT_ERROR;
-}
-
-/* Column i of a line: name is its JSON key; a number is not quoted. */
-static void
-add_cell(struct output *o, size_t i, const char *name, const char *v,
-    int number)
-{
-	if (v == NULL)
-		v = "";
-	if (o->json) {
-		buf_printf(&o->line, "%s\"%s\":", i > 0 ? "," : "{", name);
-		if (number)
-			buf_adds(&o->line, v);
-		else
-			add_json_str(&o->line, v);
-	} else {
-		if (i > 0)
-			buf_addc(&o->line, '\t');
-		add_tsv(&o->line, v);
-	}
-}
-
-static int
-end_line(struct output *o)
-{
-	if (o->json)
-		buf_addc(&o->line, '}');
-	buf_addc(&o->line, '\n');
-	return write_line(o);
-}
-
-static int
-add_names(struct output *o, const char *const *names, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (i > 0)
-			buf_addc(&o->line, '\t');
-		buf_adds(&o->line, names[i]);
-	}
-	buf_addc(&o->line, '\n');
-	return write_line(o);
-}
-
 int
 output_header(struct output *o)
 {
 	const char *names[OUTPUT_FIELDS_MAX];
 	size_t i;
 
-	if (o->json)
+	if (o->t.json)
 		return OUTPUT_OK;
 	switch (o->kind) {
 	case OUTPUT_PENDING:
-		return add_names(o, pending_names, nitems(pending_names));
+		return table_names(&o->t, pending_names, nitems(pending_names));
 	case OUTPUT_STATS:
-		return add_names(o, stats_names, nitems(stats_names));
+		return table_names(&o->t, stats_names, nitems(stats_names));
 	default:
 		for (i = 0; i < o->nfields; i++)
 			names[i] = field_names[o->fields[i]];
-		return add_names(o, names, o->nfields);
+		return table_names(&o->t, names, o->nfields);
 	}
 }
 
 int
 output_row(struct output *o, const struct attempt *a)
 {
-	char tmp[OUTPUT_TIME_LEN];
+	char tmp[TABLE_TIME_LEN];
 	size_t i;
 	int f;
 
 	for (i = 0; i < o->nfields; i++) {
 		f = o->fields[i];
-		add_cell(o, i, field_names[f],
+		table_cell(&o->t, i, field_names[f],
 		    field_value(a, f, tmp, sizeof(tmp)), field_is_number(f));
 	}
-	return end_line(o);
+	return table_end(&o->t);
 }
 
 struct pending_macros {
@@ -413,22 +238,22 @@ pending_url(const struct output *o, const struct pending *p, struct buf *b)
 int
 output_pending(struct output *o, const struct pending *p)
 {
-	char due[OUTPUT_TIME_LEN], attempt[16];
+	char due[TABLE_TIME_LEN], attempt[16];
 	struct buf url;
 
-	output_time(due, sizeof(due), p->due_ms);
+	table_time(due, sizeof(due), p->due_ms);
 	snprintf(attempt, sizeof(attempt), "%" PRIu32, p->d.attempt);
 	buf_init(&url);
 	pending_url(o, p, &url);
 	buf_addc(&url, '\0');
-	add_cell(o, 0, pending_names[0], due, 0);
-	add_cell(o, 1, pending_names[1], p->d.postback_id, 0);
-	add_cell(o, 2, pending_names[2], attempt, 1);
-	add_cell(o, 3, pending_names[3], p->d.rule, 0);
-	add_cell(o, 4, pending_names[4], p->d.event.txid, 0);
-	add_cell(o, 5, pending_names[5], url.data, 0);
+	table_cell(&o->t, 0, pending_names[0], due, 0);
+	table_cell(&o->t, 1, pending_names[1], p->d.postback_id, 0);
+	table_cell(&o->t, 2, pending_names[2], attempt, 1);
+	table_cell(&o->t, 3, pending_names[3], p->d.rule, 0);
+	table_cell(&o->t, 4, pending_names[4], p->d.event.txid, 0);
+	table_cell(&o->t, 5, pending_names[5], url.data, 0);
 	buf_free(&url);
-	return end_line(o);
+	return table_end(&o->t);
 }
 
 void
@@ -505,12 +330,12 @@ stats_line(struct output *o, const char *rule, const uint64_t *n)
 	char num[24];
 	size_t i;
 
-	add_cell(o, 0, stats_names[0], rule, 0);
+	table_cell(&o->t, 0, stats_names[0], rule, 0);
 	for (i = 0; i < STATS_END; i++) {
 		snprintf(num, sizeof(num), "%" PRIu64, n[i]);
-		add_cell(o, i + 1, stats_names[i + 1], num, 1);
+		table_cell(&o->t, i + 1, stats_names[i + 1], num, 1);
 	}
-	return end_line(o);
+	return table_end(&o->t);
 }
 
 /* A line per rule in name order, then one for all of them. */

@@ -734,31 +734,17 @@ read_follow_poll(struct source *srcs, size_t n, const struct filter *f,
 	return rc;
 }
 
-/*
- * Say what LMDB would fail on in words an operator can act on, and keep
- * it from creating a lock.mdb in a directory named by mistake.
- */
+/* Say what LMDB would fail on in words an operator can act on. */
 static int
 check_env(const char *dir)
 {
-	char *data, *lock;
-	int rc = -1;
+	int rc = store_check_dir(dir);
 
-	data = xasprintf("%s/data.mdb", dir);
-	lock = xasprintf("%s/lock.mdb", dir);
-	if (access(data, R_OK) == -1) {
-		if (errno == ENOENT)
-			warnx("%s: not a firer's directory (no data.mdb)", dir);
-		else
-			warn("%s", data);
-	} else if (access(lock, R_OK | W_OK) == -1 && errno != ENOENT) {
-		/* Readers too take a slot in the lock file. */
-		warn("%s", lock);
-	} else
-		rc = 0;
-	free(data);
-	free(lock);
-	return rc;
+	if (rc == ENOENT)
+		warnx("%s: not a firer's directory (no data.mdb)", dir);
+	else if (rc != 0)
+		warnx("%s: %s", dir, strerror(rc));
+	return rc == 0 ? 0 : -1;
 }
 
 static int

@@ -151,42 +151,6 @@ join_init(struct matcher *m)
 	store_abort(txn);
 }
 
-/*
- * Impressions are counted, not kept: one counter per offer, publisher
- * and UTC day (key "offer\0publisher\0YYYY-MM-DD").
- */
-static int
-count_impression(struct store_txn *txn, const struct hit *hit)
-{
-	const char *offer = attrs_get(&hit->attrs, "offer_id");
-	const char *publisher = attrs_get(&hit->attrs, "publisher");
-	unsigned char val[9];
-	struct store_val old;
-	struct buf key;
-	char day[16];
-	time_t secs = (time_t)(hit->time_ms / 1000);
-	struct tm tm;
-	uint64_t n = 0;
-	int rc;
-
-	gmtime_r(&secs, &tm);
-	strftime(day, sizeof(day), "%Y-%m-%d", &tm);
-	buf_init(&key);
-	buf_add(&key, offer ? offer : "", strlen(offer ? offer : "") + 1);
-	buf_add(&key, publisher ? publisher : "",
-	    strlen(publisher ? publisher : "") + 1);
-	buf_adds(&key, day);
-	rc = store_get(txn, DB_IMPRESSIONS, key.data, key.len, &old);
-	if (rc == STORE_OK && old.len == 9)
-		n = wire_be64_get((const unsigned char *)old.data + 1);
-	val[0] = RECORD_VERSION;
-	wire_be64_put(val + 1, n + 1);
-	rc = key.len > CONVERSION_KEY_MAX ? STORE_OK :
-	    store_put(txn, DB_IMPRESSIONS, key.data, key.len, val, sizeof(val));
-	buf_free(&key);
-	return rc == STORE_OK ? 0 : -1;
-}
-
 /* Look the origin of a transaction up; 1 found, 0 not, -1 error. */
 static int
 load_click(struct store_txn *txn, const char *txid, struct hit *click)
@@ -243,6 +207,7 @@ build_event(struct event *ev, const struct hit *click, const struct hit *hit,
     const struct offer *offer, int status)
 {
 	const char *event_name = attrs_get(&hit->attrs, "event");
+	char received[24];
 	size_t i;
 
 	ev->type = event_name && *event_name ? EVENT_EVENT : EVENT_CONVERSION;
@@ -272,12 +237,17 @@ build_event(struct event *ev, const struct hit *click, const struct hit *hit,
 	attrs_set(&ev->attrs, "status", status_name(status));
 	if (status == STATUS_REJECTED)
 		attrs_set(&ev->attrs, "reason", rejection_reason(hit));
+	snprintf(received, sizeof(received), "%lld", (long long)hit->time_ms);
+	attrs_set(&ev->attrs, COUNTER_ATTR_RECEIVED, received);
 }
 
-/* Keep the conversion's new state and tell the firer. */
+/*
+ * Keep the conversion's new state (it was in status from, 0 if new),
+ * count it and tell the firer.
+ */
 static int
 save_and_emit(struct matcher *m, struct store_txn *txn,
-    const struct buf *key, const struct event *ev)
+    const struct buf *key, const struct event *ev, int from)
 {
 	struct buf rec;
 	int rc;
@@ -287,8 +257,10 @@ save_and_emit(struct matcher *m, struct store_txn *txn,
 	rc = store_put(txn, DB_CONVERSIONS, key->data, key->len, rec.data,
 	    rec.len);
 	buf_free(&rec);
-	if (rc != STORE_OK)
+	if (rc != STORE_OK ||
+	    count_conversion(txn, ev, from, ev->status) == -1)
 		return -1;
+	m->recorded = 1;
 	return emit(m, txn, ev);
 }
 
@@ -306,7 +278,7 @@ update_conversion(struct matcher *m, struct store_txn *txn,
 	const char *reason = attrs_get(&hit->attrs, "reason");
 	struct wire_reader r;
 	struct event ev;
-	int rc = 0;
+	int rc = 0, from;
 
 	event_init(&ev);
 	wire_reader_init(&r, old->data, old->len);
@@ -323,6 +295,7 @@ update_conversion(struct matcher *m, struct store_txn *txn,
 	else if (!transition_allowed(ev.status, to))
 		reject(v, "invalid_transition");
 	else {
+		from = ev.status;
 		ev.status = (uint8_t)to;
 		ev.time_ms = hit->time_ms;
 		attrs_set(&ev.attrs, "status", status_name(to));
@@ -330,7 +303,7 @@ update_conversion(struct matcher *m, struct store_txn *txn,
 			attrs_set(&ev.attrs, "reason", rejection_reason(hit));
 		else if (reason)
 			attrs_set(&ev.attrs, "reason", reason);
-		rc = save_and_emit(m, txn, key, &ev);
+		rc = save_and_emit(m, txn, key, &ev, from);
 		set_verdict(v, to, hit);
 	}
 	event_free(&ev);
@@ -390,7 +363,7 @@ join_conversion(struct matcher *m, struct store_txn *txn,
 			status = STATUS_APPROVED;
 		event_init(&ev);
 		build_event(&ev, click, hit, offer, status);
-		rc = save_and_emit(m, txn, &key, &ev);
+		rc = save_and_emit(m, txn, &key, &ev, 0);
 		event_free(&ev);
 		set_verdict(v, status, hit);
 	} else
@@ -479,17 +452,31 @@ apply_offer_aliases(const struct conf *conf, const char *offer_id,
 	return record_bad_value(&out->attrs) ? -1 : 1;
 }
 
+/*
+ * A conversion-type hit refused without making a conversion is counted
+ * "invalid" where its origin (when known) counts.
+ */
+static int
+count_refusal(struct matcher *m, struct store_txn *txn, const struct hit *hit,
+    const struct hit *origin, const struct verdict *v)
+{
+	if (v->result != VERDICT_REJECTED || m->recorded)
+		return 0;
+	return count_invalid(txn, hit, origin);
+}
+
 /* A hit that refers to a transaction: a postback, a pixel, a reject. */
 static int
 join_known(struct matcher *m, struct store_txn *txn, const struct hit *hit,
     struct verdict *v)
 {
 	struct hit click, aliased;
-	int rc, renamed = 0;
+	int rc, found, renamed = 0;
 
 	hit_init(&click);
 	hit_init(&aliased);
-	rc = load_click(txn, hit->txid, &click);
+	m->recorded = 0;
+	rc = found = load_click(txn, hit->txid, &click);
 	if (rc == 1)
 		renamed = apply_offer_aliases(m->daemon->conf,
 		    attrs_get(&click.attrs, "offer_id"), hit, &aliased);
@@ -505,6 +492,9 @@ join_known(struct matcher *m, struct store_txn *txn, const struct hit *hit,
 		reject(v, "malformed");
 	else if (rc == 1)
 		rc = join_conversion(m, txn, hit, &click, v);
+	if (rc != -1 && count_refusal(m, txn, hit, found == 1 ? &click :
+	    NULL, v) == -1)
+		rc = -1;
 	hit_free(&aliased);
 	hit_free(&click);
 	return rc;
@@ -515,13 +505,15 @@ static int
 join_clickless(struct matcher *m, struct store_txn *txn,
     const struct hit *hit, struct verdict *v)
 {
+	m->recorded = 0;
 	if (!token_matches(hit, hit)) {
 		reject(v, "token_mismatch");
-		return 0;
+		return count_refusal(m, txn, hit, hit, v);
 	}
-	if (store_origin(m, txn, hit) == -1)
+	if (store_origin(m, txn, hit) == -1 ||
+	    join_conversion(m, txn, hit, hit, v) == -1)
 		return -1;
-	return join_conversion(m, txn, hit, hit, v);
+	return count_refusal(m, txn, hit, hit, v);
 }
 
 static void
@@ -611,7 +603,7 @@ misrouted(struct matcher *m, const struct hit *hit, struct verdict *v)
 }
 
 int
-join_hit(struct matcher *m, struct store_txn *txn, const struct hit *hit,
+join_hit(struct matcher *m, struct store_txn *txn, struct hit *hit,
     struct verdict *v, int *durable)
 {
 	int rc;
@@ -623,7 +615,8 @@ join_hit(struct matcher *m, struct store_txn *txn, const struct hit *hit,
 	switch (hit->kind) {
 	case HIT_CLICK:
 		v->result = VERDICT_STORED;
-		if (store_origin(m, txn, hit) == -1 ||
+		if (count_click(m, txn, hit) == -1 ||
+		    store_origin(m, txn, hit) == -1 ||
 		    release_held(m, txn, hit->txid) == -1)
 			return -1;
 		return emit_origin(m, txn, hit, EVENT_CLICK);
@@ -667,6 +660,10 @@ expire_one(void *arg, struct store_txn *txn, const struct store_val *k,
 		memcpy(v.txid, hit.txid, sizeof(v.txid));
 		reject(&v, "unknown_click");
 		log_verdict(&hit, &v);
+		if (count_invalid(txn, &hit, NULL) == -1) {
+			hit_free(&hit);
+			return -1;
+		}
 	}
 	hit_free(&hit);
 	memcpy(txkey, (const char *)k->data + 8, idlen);

@@ -21,20 +21,13 @@
  * synced in the ingest's spool before it is answered.
  */
 #define MATCHER_SYNC_MS		10
+/* The unique-click index is swept for old entries once a minute. */
+#define MATCHER_UNIQUE_PASS_MS	60000
 
 static const char *const db_names[DB_COUNT] = {
 	"clicks", "conversions", "senders", "outbox", "meta", "dead",
-	"impressions", "held", "held_tx"
+	"held", "held_tx", COUNTER_DB, COUNTER_OFFER_DB, COUNTER_UNIQUE_DB
 };
-
-/* What the matcher keeps for a bounded time: see retain.h. */
-static const struct retain_kind retained[] = {
-	{ "held", -1, DB_HELD, join_expire_held, NULL },
-	{ "clicks", RETENTION_CLICKS, DB_CLICKS, join_prune_clicks, NULL },
-	{ "conversions", RETENTION_CLICKS, DB_CONVERSIONS,
-	    join_prune_conversions, NULL },
-};
-#define NRETAINED	((int)(sizeof(retained) / sizeof(retained[0])))
 
 static const char usage[] = "[-dnv] [-f file] [-s shard]";
 
@@ -182,8 +175,22 @@ run(struct matcher *m, struct bus_sock *router)
 	int64_t next_chores = 0;
 	struct inbox *ib = inbox_open(m->store, DB_SENDERS, DB_DEAD, router,
 	    m->daemon->sender_id, &hit_ops, m, m->outbox, MATCHER_SYNC_MS);
+	/* What the matcher keeps for a bounded time: see retain.h. */
+	const struct retain_kind retained[] = {
+		{ "held", -1, DB_HELD, join_expire_held, m, 0 },
+		{ "clicks", RETENTION_CLICKS, DB_CLICKS, join_prune_clicks, m,
+		    0 },
+		{ "conversions", RETENTION_CLICKS, DB_CONVERSIONS,
+		    join_prune_conversions, m, 0 },
+		{ "counts", RETENTION_REPORTS, DB_COUNTS, count_prune,
+		    (void *)(intptr_t)DB_COUNTS, 0 },
+		{ "counts_offer", RETENTION_REPORTS, DB_COUNTS_OFFER,
+		    count_prune, (void *)(intptr_t)DB_COUNTS_OFFER, 0 },
+		{ "unique", -1, DB_UNIQUE, count_prune_unique, m,
+		    MATCHER_UNIQUE_PASS_MS },
+	};
 	struct retain *ret = retain_new(m->daemon, m->store, retained,
-	    NRETAINED);
+	    (int)(sizeof(retained) / sizeof(retained[0])));
 
 	socks[0] = router;
 	n = 1 + outbox_socks(m->outbox, socks + 1, BUS_POLL_MAX - 1);

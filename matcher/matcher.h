@@ -2,6 +2,7 @@
 #ifndef POSTLINE_MATCHER_H
 #define POSTLINE_MATCHER_H
 
+#include "counter.h"
 #include "daemon.h"
 #include "handoff.h"
 #include "record.h"
@@ -15,9 +16,11 @@ enum {
 	DB_OUTBOX,		/* events for the firers */
 	DB_META,
 	DB_DEAD,		/* messages that could not be decoded */
-	DB_IMPRESSIONS,		/* offer, publisher, day -> count */
 	DB_HELD,		/* due (be64) | txid | seq -> hit */
 	DB_HELD_TX,		/* txid | due | seq -> empty */
+	DB_COUNTS,		/* report counters: see counter.h */
+	DB_COUNTS_OFFER,
+	DB_UNIQUE,
 	DB_COUNT
 };
 
@@ -27,12 +30,14 @@ struct matcher {
 	struct outbox	*outbox;
 	uint64_t	 held_seq;	/* makes held keys unique */
 	char		 last_click[RECORD_ID_MAX + 1]; /* greatest key stored */
+	int		 recorded;	/* the hit applied made a conversion */
+	struct retain_sweep unique_pass; /* see count_prune_unique */
 };
 
 /* join.c */
 void	join_init(struct matcher *);
 /* Apply one hit in the open write transaction. */
-int	join_hit(struct matcher *, struct store_txn *, const struct hit *,
+int	join_hit(struct matcher *, struct store_txn *, struct hit *,
 	    struct verdict *, int *durable);
 /*
  * Kinds of retention (retain.h): hits held for their click past matcher
@@ -41,6 +46,24 @@ int	join_hit(struct matcher *, struct store_txn *, const struct hit *,
 int	join_expire_held(void *, struct store_txn *, struct retain_slice *);
 int	join_prune_clicks(void *, struct store_txn *, struct retain_slice *);
 int	join_prune_conversions(void *, struct store_txn *,
+	    struct retain_slice *);
+
+/*
+ * count.c: the report counters, in the caller's write transaction.  A
+ * click not unique is marked so (COUNTER_ATTR_DUPLICATE) before it is
+ * stored.  A conversion or event goes from status from (0: new) to to.
+ */
+int	count_impression(struct store_txn *, const struct hit *);
+int	count_click(struct matcher *, struct store_txn *, struct hit *);
+int	count_conversion(struct store_txn *, const struct event *, int from,
+	    int to);
+int	count_invalid(struct store_txn *, const struct hit *,
+	    const struct hit *origin);
+/* When a conversion was first received (it counts in that hour). */
+int64_t	count_received_ms(const struct event *);
+/* Kinds of retention: counter rows (arg: the database), the index. */
+int	count_prune(void *, struct store_txn *, struct retain_slice *);
+int	count_prune_unique(void *, struct store_txn *,
 	    struct retain_slice *);
 
 #endif

@@ -217,7 +217,7 @@ test_walk_odd(const char *dir)
 	static const unsigned char odd_first[2] = { 0, 0 };
 	struct store *st;
 	struct store_txn *t;
-	struct retain_slice s = { 2000, 1000, 0, 0, INT64_MAX };
+	struct retain_slice s = { 2000, 1000, 0, 0, 0, INT64_MAX };
 	unsigned char k[KEYLEN + 1];
 
 	if ((st = open_store(dir, "odd")) == NULL)
@@ -310,7 +310,7 @@ static void
 test_step(const char *dir, struct daemon *d)
 {
 	const struct retain_kind kinds[] = {
-		{ "clicks", RETENTION_CLICKS, DB_RECS, prune_walk, &db_recs },
+		{ "clicks", RETENTION_CLICKS, DB_RECS, prune_walk, &db_recs, 0 },
 	};
 	struct store *st;
 	struct retain *r;
@@ -352,7 +352,7 @@ static void
 test_held(const char *dir, struct daemon *d)
 {
 	const struct retain_kind kinds[] = {
-		{ "held", -1, DB_RECS, prune_walk, &db_recs },
+		{ "held", -1, DB_RECS, prune_walk, &db_recs, 0 },
 	};
 	struct store *st;
 	struct retain *r;

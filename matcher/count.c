@@ -1,0 +1,270 @@
+/*
+ * The report counters (counter.h), changed in the transaction of the
+ * click, impression, join or status change they count, so that report(1)
+ * agrees with the stored clicks and conversions after any crash.  Each
+ * change adds to two rows: the hour's full row (offer, publisher,
+ * sub_id, source, currency, event) and its row by offer alone, which the
+ * reports by time and offer read.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "matcher.h"
+
+static int
+add_row(struct store_txn *txn, int db, const struct buf *key,
+    const struct counts *d)
+{
+	struct store_val old;
+	struct counts c;
+	struct buf val;
+	int rc;
+
+	memset(&c, 0, sizeof(c));
+	rc = store_get(txn, db, key->data, key->len, &old);
+	if (rc == STORE_OK && counter_get(old.data, old.len, &c) == -1)
+		log_error("event=corrupt_record db=counts action=reset");
+	else if (rc != STORE_OK && rc != STORE_NOTFOUND)
+		return -1;
+	counts_add(&c, d);
+	buf_init(&val);
+	counter_put(&val, &c);
+	rc = store_put(txn, db, key->data, key->len, val.data, val.len);
+	buf_free(&val);
+	return rc == STORE_OK ? 0 : -1;
+}
+
+/* Add d to the rows of time_ms's hour for dims. */
+static int
+add(struct store_txn *txn, int64_t time_ms, const char **dims,
+    const struct counts *d)
+{
+	const char *offer_dims[DIM_END] = { 0 };
+	int64_t hour = time_ms / HOUR_MS;
+	struct buf key;
+	int rc;
+
+	offer_dims[DIM_OFFER] = dims[DIM_OFFER];
+	offer_dims[DIM_CURRENCY] = dims[DIM_CURRENCY];
+	offer_dims[DIM_EVENT] = dims[DIM_EVENT];
+	buf_init(&key);
+	counter_key(&key, hour, dims);
+	rc = add_row(txn, DB_COUNTS, &key, d);
+	counter_key(&key, hour, offer_dims);
+	if (rc == 0)
+		rc = add_row(txn, DB_COUNTS_OFFER, &key, d);
+	buf_free(&key);
+	return rc;
+}
+
+/* Where a hit counts: its origin's offer, publisher, sub_id, source. */
+static void
+dims_of(const char **dims, const struct attrs *origin,
+    const struct attrs *own)
+{
+	static const char *const names[] = {
+		"offer_id", "publisher", "sub_id", "source"
+	};
+	size_t i;
+
+	for (i = 0; i < nitems(names); i++)
+		dims[i] = origin ? attrs_get(origin, names[i]) : NULL;
+	dims[DIM_CURRENCY] = attrs_get(own, "currency");
+	dims[DIM_EVENT] = attrs_get(own, "event");
+}
+
+int
+count_impression(struct store_txn *txn, const struct hit *hit)
+{
+	const char *dims[DIM_END];
+	struct counts d;
+
+	memset(&d, 0, sizeof(d));
+	d.n[COUNT_IMPRESSIONS] = 1;
+	dims_of(dims, &hit->attrs, &hit->attrs);
+	dims[DIM_CURRENCY] = dims[DIM_EVENT] = NULL;
+	return add(txn, hit->time_ms, dims, &d);
+}
+
+/*
+ * Unique when its offer, IP and User-Agent made no click within the
+ * offer's unique-window: the index keeps each one's last click.
+ */
+static int
+is_unique(struct matcher *m, struct store_txn *txn, const struct hit *hit)
+{
+	const char *offer = attrs_get(&hit->attrs, "offer_id");
+	const struct offer *o = conf_offer(m->daemon->conf, offer);
+	int64_t window = o ? o->unique_window_ms :
+	    CONF_DEFAULT_UNIQUE_WINDOW_MS, last = INT64_MIN, t = hit->time_ms;
+	unsigned char key[8], val[8];
+	struct store_val old;
+	const char *ip, *ua;
+	int rc;
+
+	if (window == 0)
+		return 1;
+	ip = attrs_get(&hit->attrs, "click_ip");
+	ua = attrs_get(&hit->attrs, "click_user_agent");
+	wire_be64_put(key, counter_unique_hash(offer ? offer : "",
+	    ip ? ip : "", ua ? ua : ""));
+	rc = store_get(txn, DB_UNIQUE, key, sizeof(key), &old);
+	if (rc == STORE_OK && old.len == 8)
+		last = (int64_t)wire_be64_get(old.data);
+	else if (rc != STORE_OK && rc != STORE_NOTFOUND)
+		return -1;
+	wire_be64_put(val, (uint64_t)(t > last ? t : last));
+	if (store_put(txn, DB_UNIQUE, key, sizeof(key), val, sizeof(val)) !=
+	    STORE_OK)
+		return -1;
+	return last == INT64_MIN || t - last >= window || last - t >= window;
+}
+
+int
+count_click(struct matcher *m, struct store_txn *txn, struct hit *hit)
+{
+	const char *dims[DIM_END];
+	struct counts d;
+	int unique;
+
+	if ((unique = is_unique(m, txn, hit)) == -1)
+		return -1;
+	if (!unique)
+		attrs_set(&hit->attrs, COUNTER_ATTR_DUPLICATE, "1");
+	memset(&d, 0, sizeof(d));
+	d.n[COUNT_CLICKS] = 1;
+	d.n[COUNT_UNIQUE] = unique;
+	dims_of(dims, &hit->attrs, &hit->attrs);
+	dims[DIM_CURRENCY] = dims[DIM_EVENT] = NULL;
+	return add(txn, hit->time_ms, dims, &d);
+}
+
+static int
+status_count(int status)
+{
+	switch (status) {
+	case STATUS_APPROVED:
+		return COUNT_APPROVED;
+	case STATUS_PENDING:
+		return COUNT_PENDING;
+	case STATUS_REJECTED:
+		return COUNT_REJECTED;
+	}
+	return -1;
+}
+
+/* An amount of ev, 0 if it has none or it is not one. */
+static amount_t
+amount_of(const struct event *ev, const char *name)
+{
+	const char *v = attrs_get(&ev->attrs, name);
+	amount_t a = 0;
+
+	if (v && *v && amount_parse(v, &a) == -1)
+		a = 0;
+	return a;
+}
+
+int64_t
+count_received_ms(const struct event *ev)
+{
+	const char *v = attrs_get(&ev->attrs, COUNTER_ATTR_RECEIVED);
+
+	return v && *v ? strtoll(v, NULL, 10) : ev->time_ms;
+}
+
+int
+count_conversion(struct store_txn *txn, const struct event *ev, int from,
+    int to)
+{
+	const char *dims[DIM_END];
+	struct counts d;
+	int sign;
+
+	memset(&d, 0, sizeof(d));
+	if (status_count(from) >= 0)
+		d.n[status_count(from)] -= 1;
+	if (status_count(to) >= 0)
+		d.n[status_count(to)] += 1;
+	sign = (to == STATUS_APPROVED) - (from == STATUS_APPROVED);
+	d.revenue = sign * amount_of(ev, "revenue");
+	d.payout = sign * amount_of(ev, "payout");
+	dims_of(dims, &ev->attrs, &ev->attrs);
+	return add(txn, count_received_ms(ev), dims, &d);
+}
+
+int
+count_invalid(struct store_txn *txn, const struct hit *hit,
+    const struct hit *origin)
+{
+	const char *dims[DIM_END];
+	struct counts d;
+
+	memset(&d, 0, sizeof(d));
+	d.n[COUNT_INVALID] = 1;
+	dims_of(dims, origin ? &origin->attrs : &hit->attrs, &hit->attrs);
+	return add(txn, hit->time_ms, dims, &d);
+}
+
+/* Counter rows go once the whole hour is past retention reports. */
+static int64_t
+hour_end_of(const struct store_val *k)
+{
+	const unsigned char *p = k->data;
+
+	if (k->len < 4)
+		return INT64_MIN;
+	return ((int64_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3]) + 1) * HOUR_MS - 1;
+}
+
+int
+count_prune(void *arg, struct store_txn *txn, struct retain_slice *s)
+{
+	return retain_walk(txn, (int)(intptr_t)arg, s, hour_end_of, NULL,
+	    NULL);
+}
+
+/* The longest unique-window of the offers, now. */
+static int64_t
+longest_window(const struct conf *conf)
+{
+	int64_t w = CONF_DEFAULT_UNIQUE_WINDOW_MS;
+	size_t i;
+
+	for (i = 0; i < conf->noffers; i++)
+		if (conf->offers[i].unique_window_ms > w)
+			w = conf->offers[i].unique_window_ms;
+	return w;
+}
+
+struct unique_pass {
+	int64_t	 before;
+};
+
+static int
+unique_expired(void *arg, const struct store_val *k,
+    const struct store_val *v)
+{
+	const struct unique_pass *p = arg;
+
+	(void)k;
+	return v->len != 8 || (int64_t)wire_be64_get(v->data) < p->before;
+}
+
+/*
+ * The index is by hash, not time: a pass over all of it (in slices)
+ * drops the entries older than the longest unique-window.
+ */
+int
+count_prune_unique(void *arg, struct store_txn *txn, struct retain_slice *s)
+{
+	struct matcher *m = arg;
+	struct unique_pass p;
+
+	p.before = s->before - longest_window(m->daemon->conf);
+	return retain_sweep(txn, DB_UNIQUE, s, &m->unique_pass, unique_expired,
+	    &p);
+}
