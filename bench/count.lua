@@ -12,6 +12,9 @@
 -- all together send about R requests/s (bench/pace.lua; latency at a fixed
 -- rate: wrk measures from each send, so a stall shows only in its own
 -- request).
+-- BENCH_SPREAD=N (default 4096, 0: off): cycle through N requests that
+-- differ in X-Forwarded-For (10.x.y.z), as visitors from many addresses:
+-- ingest routes each offer, IP and User-Agent to one matcher shard.
 
 local ids_file = os.getenv("BENCH_IDS")
 local counting = ids_file ~= nil or os.getenv("BENCH_COUNT") ~= nil
@@ -22,8 +25,20 @@ function setup(thread)
    table.insert(threads, thread)
 end
 
+local spread = tonumber(os.getenv("BENCH_SPREAD") or "4096")
+local requests = {}
+
 function init(args)
    statuses = {}
+   for i = 1, spread do
+      local h = {}
+      for k, v in pairs(wrk.headers) do
+         h[k] = v
+      end
+      h["X-Forwarded-For"] = string.format("10.%d.%d.%d", tid % 256,
+                                           math.floor(i / 256) % 256, i % 256)
+      requests[i] = wrk.format(nil, nil, h)
+   end
    if ids_file then
       out = assert(io.open(ids_file .. "." .. tid, "w"))
       out:setvbuf("line")
@@ -31,6 +46,14 @@ function init(args)
 end
 
 delay = dofile("bench/pace.lua")
+
+if spread > 0 then
+   local n = 0
+   function request()
+      n = n % spread + 1
+      return requests[n]
+   end
+end
 
 if counting then
    function response(status, headers, body)

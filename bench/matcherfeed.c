@@ -65,7 +65,7 @@ static void
 make_hits(struct records *out, char (*ids)[TXID_LEN + 1], size_t n, int kind)
 {
 	struct hit h;
-	char secs[32];
+	char secs[32], ip[32];
 	int64_t t0 = now_ms();
 	size_t i;
 
@@ -82,7 +82,12 @@ make_hits(struct records *out, char (*ids)[TXID_LEN + 1], size_t n, int kind)
 			attrs_set(&h.attrs, "offer_id", "o1");
 			attrs_set(&h.attrs, "publisher", "p1");
 			attrs_set(&h.attrs, "sub_id", "s1");
-			attrs_set(&h.attrs, "click_ip", "127.0.0.1");
+			/* Visitors from many addresses, one in five again. */
+			snprintf(ip, sizeof(ip), "10.%u.%u.%u",
+			    (unsigned)(i * 4 / 5 >> 16) & 255,
+			    (unsigned)(i * 4 / 5 >> 8) & 255,
+			    (unsigned)(i * 4 / 5) & 255);
+			attrs_set(&h.attrs, "click_ip", ip);
 			attrs_set(&h.attrs, "click_user_agent", UA);
 			attrs_set(&h.attrs, "click_time", secs);
 		} else {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "counter.h"
 #include "ingest.h"
 #include "log.h"
 #include "tmpl.h"
@@ -307,7 +308,7 @@ set_time_attr(struct hit *hit, const char *name)
 	attrs_set(&hit->attrs, name, secs);
 }
 
-/* A new transaction: spread over the shards in turn. */
+/* A clickless conversion's transaction: the shards in turn. */
 static void
 new_transaction(struct ingest *in, struct hit *hit)
 {
@@ -316,6 +317,24 @@ new_transaction(struct ingest *in, struct hit *hit)
 	shard = __atomic_fetch_add(&in->next_shard, 1, __ATOMIC_RELAXED) %
 	    (unsigned)in->daemon->conf->matcher_endpoints.n;
 	txid_generate(hit->txid, shard, hit->time_ms);
+}
+
+/*
+ * Every click of one offer, IP and User-Agent goes to one shard, whose
+ * index of them makes unique_clicks exact (report(1)); the hash spreads
+ * visitors evenly over the shards.
+ */
+static void
+new_click_transaction(struct ingest *in, struct hit *hit)
+{
+	const char *offer = attrs_get(&hit->attrs, "offer_id");
+	const char *ip = attrs_get(&hit->attrs, "click_ip");
+	const char *ua = attrs_get(&hit->attrs, "click_user_agent");
+	uint64_t h = counter_unique_hash(offer ? offer : "", ip ? ip : "",
+	    ua ? ua : "");
+
+	txid_generate(hit->txid, (unsigned)(h %
+	    in->daemon->conf->matcher_endpoints.n), hit->time_ms);
 }
 
 /* A click, or an impression (kind) which is answered with the GIF. */
@@ -340,10 +359,10 @@ handle_click(struct ingest *in, const struct request_info *ri,
 	    ans) == -1)
 		return -1;
 	hit->kind = (uint8_t)kind;
-	new_transaction(in, hit);
 	attrs_set(&hit->attrs, "click_ip", ri->client_ip);
 	set_header_attr(hit, "click_user_agent", ri->user_agent);
 	set_time_attr(hit, "click_time");
+	new_click_transaction(in, hit);
 	if (kind == HIT_IMPRESSION) {
 		answer_gif(ans);
 		return 0;

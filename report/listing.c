@@ -255,7 +255,8 @@ list_conversions(const struct query *q, struct shard *sh, size_t n,
 			warnx("%s: cannot read the conversions", sh[i].dir);
 			rc = TABLE_ERROR;
 		}
-	qsort(rs.v, rs.n, sizeof(*rs.v), by_time);
+	if (rs.n > 0)
+		qsort(rs.v, rs.n, sizeof(*rs.v), by_time);
 	if (rc == TABLE_OK && q->header && rs.n > 0)
 		rc = sink_header(s, cv_names);
 	if (rc == TABLE_OK)

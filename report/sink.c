@@ -69,13 +69,18 @@ int
 sink_row(struct sink *s, const char *const *names, const char *const *values,
     const int *numeric)
 {
+	const char *v;
 	size_t i;
-	int c;
+	int c, number;
 
 	for (i = 0; i < s->ncols; i++) {
 		c = s->cols[i];
-		table_cell(&s->t, i, names[c], values[c] ? values[c] : "",
-		    numeric != NULL && numeric[c] && values[c] != NULL);
+		v = values[c] ? values[c] : "";
+		number = numeric != NULL && numeric[c];
+		/* A number that is not there is JSON's null. */
+		if (number && *v == '\0' && s->t.json)
+			v = "null";
+		table_cell(&s->t, i, names[c], v, number && *v != '\0');
 	}
 	s->rows++;
 	return table_end(&s->t);

@@ -397,7 +397,8 @@ sort_groups(struct groups *g)
 			g->v[n++] = g->v[i];
 	for (i = n; i < g->cap; i++)
 		g->v[i].key = NULL;
-	qsort(g->v, n, sizeof(*g->v), by_key);
+	if (n > 0)
+		qsort(g->v, n, sizeof(*g->v), by_key);
 }
 
 static int

@@ -298,8 +298,11 @@ def flow(i):
     """One user and advertiser: a click through ingest i%2, then its
     conversion through the other ingest.  Runs on the client host."""
     a, b = addr("ingest%d" % (i % 2)), addr("ingest%d" % ((i + 1) % 2))
+    # Each its own browser: ingest sends the clicks of one offer, IP and
+    # User-Agent to one shard.
     status, headers, body = http_request(
-        "GET", "http://%s:8080/click?offer_id=o1&publisher=p%d" % (a, i))
+        "GET", "http://%s:8080/click?offer_id=o1&publisher=p%d" % (a, i),
+        headers={"User-Agent": "browser-%d" % i})
     assert status == 302, ("click", i, status, body)
     loc = urllib.parse.urlsplit(headers["location"])
     tx = urllib.parse.parse_qs(loc.query)["tx"][0]
