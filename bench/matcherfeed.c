@@ -11,7 +11,16 @@
  * JSON line: {"n":N,"clicks_s":S,"clicks_rate":R,"conversions_s":S,
  * "conversions_rate":R}.
  *
+ * With -r, the data set of the report benchmark instead: DAYS days up to
+ * the last whole hour, PER_DAY clicks a day spread evenly, over 100
+ * offers, 1,000 publishers and 10 sub_ids each; one click in five from
+ * the IP and User-Agent of the click before it, on its offer (not
+ * unique); one in a hundred converting a minute later (revenue 3.00,
+ * payout 1.50).  Sent an hour at a time; prints {"clicks":N,
+ * "conversions":N,"s":S,"rate":R} (hits a second).
+ *
  *   matcherfeed ENDPOINT N
+ *   matcherfeed -r ENDPOINT DAYS PER_DAY
  *
  * Built by bench/run:  cc -O2 -Icommon bench/matcherfeed.c
  *   build-bench/lib{record,txid,wire,log,util}.a -lzmq
@@ -164,36 +173,139 @@ run_phase(struct feed *f, struct records *r)
 	return now() - t0;
 }
 
+/* Click k of the report data set, made at t. */
+static void
+report_click(struct hit *h, char *id, uint64_t k, int64_t t)
+{
+	uint64_t v = k - (k % 5 == 4);	/* the one before, again */
+	uint64_t r = v * 2654435761u;	/* spread over offers, publishers */
+	char offer[16], pub[16], sub[16], ip[32];
+
+	snprintf(offer, sizeof(offer), "o%u", (unsigned)(r % 100));
+	snprintf(pub, sizeof(pub), "p%u", (unsigned)(r / 100 % 1000));
+	snprintf(sub, sizeof(sub), "s%u", (unsigned)(r / 100000 % 10));
+	snprintf(ip, sizeof(ip), "10.%u.%u.%u", (unsigned)(v >> 16) & 255,
+	    (unsigned)(v >> 8) & 255, (unsigned)v & 255);
+	hit_init(h);
+	h->kind = HIT_CLICK;
+	h->time_ms = t;
+	txid_generate(id, 0, t);
+	memcpy(h->txid, id, TXID_LEN + 1);
+	attrs_set(&h->attrs, "offer_id", offer);
+	attrs_set(&h->attrs, "publisher", pub);
+	attrs_set(&h->attrs, "sub_id", sub);
+	attrs_set(&h->attrs, "click_ip", ip);
+	attrs_set(&h->attrs, "click_user_agent", UA);
+}
+
+static void
+add_record(struct records *r, const struct hit *h)
+{
+	buf_init(&r->v[r->n]);
+	record_put_hit(&r->v[r->n++], h);
+}
+
+/* One hour of the data set from t0: its clicks, then conversions. */
+static void
+report_hour(struct feed *f, int64_t t0, uint64_t *k, uint64_t per_hour,
+    uint64_t *nconv)
+{
+	struct records clicks = { xcalloc(per_hour, sizeof(struct buf)), 0 };
+	struct records convs = { xcalloc(per_hour / 100 + 1,
+	    sizeof(struct buf)), 0 };
+	char id[TXID_LEN + 1];
+	struct hit h;
+	uint64_t i;
+
+	for (i = 0; i < per_hour; i++, (*k)++) {
+		int64_t t = t0 + (int64_t)(i * 3600000 / per_hour);
+
+		report_click(&h, id, *k, t);
+		add_record(&clicks, &h);
+		hit_free(&h);
+		if (*k % 100 != 7)
+			continue;
+		hit_init(&h);
+		h.kind = HIT_POSTBACK;
+		h.time_ms = t + 60000;
+		memcpy(h.txid, id, sizeof(h.txid));
+		attrs_set(&h.attrs, "_token", "*");
+		attrs_set(&h.attrs, "revenue", "3.00");
+		attrs_set(&h.attrs, "payout", "1.50");
+		add_record(&convs, &h);
+		hit_free(&h);
+	}
+	run_phase(f, &clicks);
+	if (convs.n > 0)
+		run_phase(f, &convs);
+	*nconv += convs.n;
+	for (i = 0; i < clicks.n; i++)
+		buf_free(&clicks.v[i]);
+	for (i = 0; i < convs.n; i++)
+		buf_free(&convs.v[i]);
+	free(clicks.v);
+	free(convs.v);
+}
+
+static int
+report_set(struct feed *f, int days, uint64_t per_day)
+{
+	int64_t end = (int64_t)time(NULL) / 3600 * 3600000;
+	int64_t t = end - (int64_t)days * 86400000;
+	uint64_t k = 0, nconv = 0;
+	double t0 = now(), took;
+
+	for (; t < end; t += 3600000)
+		report_hour(f, t, &k, per_day / 24, &nconv);
+	took = now() - t0;
+	printf("{\"clicks\":%llu,\"conversions\":%llu,\"s\":%.3f,"
+	    "\"rate\":%.1f}\n", (unsigned long long)k,
+	    (unsigned long long)nconv, took, (k + nconv) / took);
+	return 0;
+}
+
+static void
+connect_feed(struct feed *f, void *ctx, const char *endpoint)
+{
+	int zero = 0, hwm = 0;
+
+	srand((unsigned)time(NULL) ^ (unsigned)getpid());
+	snprintf(f->sender, sizeof(f->sender), "bench-0/%08x%08x",
+	    (unsigned)rand(), (unsigned)rand());
+	if ((f->sock = zmq_socket(ctx, ZMQ_DEALER)) == NULL)
+		die("socket");
+	zmq_setsockopt(f->sock, ZMQ_LINGER, &zero, sizeof(zero));
+	zmq_setsockopt(f->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+	zmq_setsockopt(f->sock, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+	zmq_setsockopt(f->sock, ZMQ_ROUTING_ID, f->sender, strlen(f->sender));
+	if (zmq_connect(f->sock, endpoint) == -1)
+		die(endpoint);
+}
+
 int
 main(int argc, char **argv)
 {
 	struct feed f = { .next_seq = 1 };
 	struct records clicks, convs;
 	char (*ids)[TXID_LEN + 1];
-	void *ctx;
+	void *ctx = zmq_ctx_new();
 	size_t n;
-	int zero = 0, hwm = 0;
 	double tc, tv;
 
+	if (argc == 5 && strcmp(argv[1], "-r") == 0) {
+		connect_feed(&f, ctx, argv[2]);
+		return report_set(&f, atoi(argv[3]),
+		    strtoull(argv[4], NULL, 10));
+	}
 	if (argc != 3 || (n = strtoul(argv[2], NULL, 10)) == 0) {
-		fprintf(stderr, "usage: matcherfeed endpoint n\n");
+		fprintf(stderr, "usage: matcherfeed endpoint n\n"
+		    "       matcherfeed -r endpoint days per_day\n");
 		return 2;
 	}
-	srand((unsigned)time(NULL) ^ (unsigned)getpid());
-	snprintf(f.sender, sizeof(f.sender), "bench-0/%08x%08x",
-	    (unsigned)rand(), (unsigned)rand());
 	ids = xcalloc(n, sizeof(*ids));
 	make_hits(&clicks, ids, n, HIT_CLICK);
 	make_hits(&convs, ids, n, HIT_POSTBACK);
-	ctx = zmq_ctx_new();
-	if ((f.sock = zmq_socket(ctx, ZMQ_DEALER)) == NULL)
-		die("socket");
-	zmq_setsockopt(f.sock, ZMQ_LINGER, &zero, sizeof(zero));
-	zmq_setsockopt(f.sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
-	zmq_setsockopt(f.sock, ZMQ_RCVHWM, &hwm, sizeof(hwm));
-	zmq_setsockopt(f.sock, ZMQ_ROUTING_ID, f.sender, strlen(f.sender));
-	if (zmq_connect(f.sock, argv[1]) == -1)
-		die(argv[1]);
+	connect_feed(&f, ctx, argv[1]);
 	tc = run_phase(&f, &clicks);
 	tv = run_phase(&f, &convs);
 	printf("{\"n\":%zu,\"clicks_s\":%.4f,\"clicks_rate\":%.1f,"

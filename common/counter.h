@@ -9,6 +9,9 @@
  *                  what the reports by time and offer read
  *   "unique"       key: hash (be64) of offer, click IP, User-Agent
  *                  value: time of that key's last click (be64 ms)
+ *   "conversions_at" key: first received (be64 ms) | the conversion's
+ *                  key in "conversions"; value: empty.  report
+ *                  --conversions reads it for the time order.
  *
  * hour counts hours since 1970 (UTC).  A click or impression counts in
  * the hour it was made; a conversion or event in the hour it was first
@@ -27,6 +30,7 @@
 #define COUNTER_DB		"counts"
 #define COUNTER_OFFER_DB	"counts_offer"
 #define COUNTER_UNIQUE_DB	"unique"
+#define COUNTER_CONVERSIONS_AT_DB "conversions_at"
 #define COUNTER_FIELD_MAX	64	/* bytes of a key field kept */
 #define COUNTER_SCALE		1000000000LL	/* amount units per 1 */
 #define HOUR_MS			(3600LL * 1000)

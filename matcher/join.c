@@ -241,6 +241,23 @@ build_event(struct event *ev, const struct hit *click, const struct hit *hit,
 	attrs_set(&ev->attrs, COUNTER_ATTR_RECEIVED, received);
 }
 
+/* A new conversion in the index by time first received (counter.h). */
+static int
+index_received(struct store_txn *txn, const struct buf *key,
+    const struct event *ev)
+{
+	struct buf at;
+	int rc;
+
+	buf_init(&at);
+	buf_add(&at, "\0\0\0\0\0\0\0\0", 8);
+	wire_be64_put((unsigned char *)at.data, (uint64_t)count_received_ms(ev));
+	buf_add(&at, key->data, key->len);
+	rc = store_put(txn, DB_CONVERSIONS_AT, at.data, at.len, "", 0);
+	buf_free(&at);
+	return rc == STORE_OK ? 0 : -1;
+}
+
 /*
  * Keep the conversion's new state (it was in status from, 0 if new),
  * count it and tell the firer.
@@ -257,8 +274,8 @@ save_and_emit(struct matcher *m, struct store_txn *txn,
 	rc = store_put(txn, DB_CONVERSIONS, key->data, key->len, rec.data,
 	    rec.len);
 	buf_free(&rec);
-	if (rc != STORE_OK ||
-	    count_conversion(txn, ev, from, ev->status) == -1)
+	if (rc != STORE_OK || (from == 0 && index_received(txn, key, ev) ==
+	    -1) || count_conversion(txn, ev, from, ev->status) == -1)
 		return -1;
 	m->recorded = 1;
 	return emit(m, txn, ev);
@@ -716,4 +733,19 @@ join_prune_conversions(void *arg, struct store_txn *txn,
 {
 	(void)arg;
 	return retain_walk(txn, DB_CONVERSIONS, s, click_time_of, NULL, NULL);
+}
+
+/* Entries go by the time first received, after their conversion. */
+static int64_t
+received_of(const struct store_val *k)
+{
+	return k->len < 8 ? INT64_MIN : (int64_t)wire_be64_get(k->data);
+}
+
+int
+join_prune_conversions_at(void *arg, struct store_txn *txn,
+    struct retain_slice *s)
+{
+	(void)arg;
+	return retain_walk(txn, DB_CONVERSIONS_AT, s, received_of, NULL, NULL);
 }

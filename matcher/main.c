@@ -26,7 +26,8 @@
 
 static const char *const db_names[DB_COUNT] = {
 	"clicks", "conversions", "senders", "outbox", "meta", "dead",
-	"held", "held_tx", COUNTER_DB, COUNTER_OFFER_DB, COUNTER_UNIQUE_DB
+	"held", "held_tx", COUNTER_DB, COUNTER_OFFER_DB, COUNTER_UNIQUE_DB,
+	COUNTER_CONVERSIONS_AT_DB
 };
 
 static const char usage[] = "[-dnv] [-f file] [-s shard]";
@@ -182,6 +183,8 @@ run(struct matcher *m, struct bus_sock *router)
 		    0 },
 		{ "conversions", RETENTION_CLICKS, DB_CONVERSIONS,
 		    join_prune_conversions, m, 0 },
+		{ "conversions_at", RETENTION_CLICKS, DB_CONVERSIONS_AT,
+		    join_prune_conversions_at, m, 0 },
 		{ "counts", RETENTION_REPORTS, DB_COUNTS, count_prune,
 		    (void *)(intptr_t)DB_COUNTS, 0 },
 		{ "counts_offer", RETENTION_REPORTS, DB_COUNTS_OFFER,

@@ -21,6 +21,7 @@ enum {
 	DB_COUNTS,		/* report counters: see counter.h */
 	DB_COUNTS_OFFER,
 	DB_UNIQUE,
+	DB_CONVERSIONS_AT,	/* received | conversion key -> empty */
 	DB_COUNT
 };
 
@@ -46,6 +47,8 @@ int	join_hit(struct matcher *, struct store_txn *, struct hit *,
 int	join_expire_held(void *, struct store_txn *, struct retain_slice *);
 int	join_prune_clicks(void *, struct store_txn *, struct retain_slice *);
 int	join_prune_conversions(void *, struct store_txn *,
+	    struct retain_slice *);
+int	join_prune_conversions_at(void *, struct store_txn *,
 	    struct retain_slice *);
 
 /*

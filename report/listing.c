@@ -47,6 +47,7 @@ static const char *const ck_names[CK_END] = {
 /* A record's values, rendered, in one allocation. */
 struct row {
 	int64_t		 time;
+	const char	*id;		/* its transaction: orders a tie */
 	char		*text;		/* the values, each NUL-ended */
 	const char	*v[CV_END];
 };
@@ -59,7 +60,8 @@ struct rows {
 };
 
 static void
-row_add(struct rows *rs, int64_t time, const char *const *values, int n)
+row_add(struct rows *rs, int64_t time, const char *const *values, int n,
+    int id)
 {
 	struct row *r;
 	size_t len = 0, at = 0;
@@ -75,13 +77,14 @@ row_add(struct rows *rs, int64_t time, const char *const *values, int n)
 		len += strlen(values[i] ? values[i] : "") + 1;
 	r->text = xmalloc(len);
 	for (i = 0; i < n; i++) {
-		const char *s = values[i] ? values[i] : "";
-		size_t l = strlen(s) + 1;
+		const char *v = values[i] ? values[i] : "";
+		size_t l = strlen(v) + 1;
 
-		memcpy(r->text + at, s, l);
+		memcpy(r->text + at, v, l);
 		r->v[i] = r->text + at;
 		at += l;
 	}
+	r->id = r->v[id];
 }
 
 static void
@@ -109,17 +112,6 @@ amount_text(char *dst, size_t size, const char *v)
 	while (n > 0 && dst[n - 1] == '0' && dst[n - 3] != '.')
 		dst[--n] = '\0';
 	return dst;
-}
-
-static int64_t
-received_of(const struct event *ev)
-{
-	const char *v = attrs_get(&ev->attrs, COUNTER_ATTR_RECEIVED);
-	const char *secs = attrs_get(&ev->attrs, "conversion_time");
-
-	if (v && *v)
-		return strtoll(v, NULL, 10);
-	return secs && *secs ? strtoll(secs, NULL, 10) * 1000 : ev->time_ms;
 }
 
 static int
@@ -172,109 +164,22 @@ conversion_row(struct rows *rs, const struct event *ev, int64_t time)
 	    attrs_get(&ev->attrs, "payout"));
 	v[CV_CLICK_TIME] = ct;
 	v[CV_SECONDS] = secs;
-	row_add(rs, time, v, CV_END);
+	row_add(rs, time, v, CV_END, CV_TXID);
 }
 
-/* Every conversion of one shard that passes the filters, into rs. */
-static int
-read_conversions(const struct query *q, struct shard *sh, struct rows *rs,
-    uint64_t *bad)
-{
-	struct store_txn *txn;
-	struct store_cursor *c;
-	struct store_val k, v;
-	struct wire_reader r;
-	struct event ev;
-	int rc;
-
-	if (store_begin(sh->store, 0, &txn) != STORE_OK)
-		return -1;
-	if (store_cursor_open(txn, SHARD_CONVERSIONS, &c) != STORE_OK) {
-		store_abort(txn);
-		return -1;
-	}
-	for (rc = store_cursor_seek(c, NULL, 0, &k, &v); rc == STORE_OK;
-	    rc = store_cursor_next(c, &k, &v)) {
-		event_init(&ev);
-		wire_reader_init(&r, v.data, v.len);
-		if (record_get_event(&r, &ev) == -1 || wire_done(&r) == -1)
-			(*bad)++;
-		else if (conversion_wanted(q, &ev, received_of(&ev)))
-			conversion_row(rs, &ev, received_of(&ev));
-		event_free(&ev);
-	}
-	store_cursor_close(c);
-	store_abort(txn);
-	return rc == STORE_ERROR ? -1 : 0;
-}
-
-static int
-by_time(const void *a, const void *b)
-{
-	const struct row *x = a, *y = b;
-	int c;
-
-	if (x->time != y->time)
-		return x->time < y->time ? -1 : 1;
-	if ((c = strcmp(x->v[CV_TXID], y->v[CV_TXID])) != 0)
-		return c;
-	return strcmp(x->v[CV_EVENT], y->v[CV_EVENT]);
-}
-
-static int
-print_rows(struct sink *s, const char *const *names, struct rows *rs,
-    const int *numeric)
-{
-	int rc = TABLE_OK;
-
-	for (; rs->next < rs->n && rc == TABLE_OK; rs->next++)
-		rc = sink_row(s, names, rs->v[rs->next].v, numeric);
-	return rc;
-}
-
-static int
-start(const struct query *q, struct sink *s, const char *const *names,
-    size_t n)
-{
-	if (sink_init(s, q, names, n) == -1)
-		return TABLE_ERROR;
-	return TABLE_OK;
-}
-
-int
-list_conversions(const struct query *q, struct shard *sh, size_t n,
-    struct sink *s)
-{
-	struct rows rs = { 0 };
-	uint64_t bad = 0;
-	size_t i;
-	int rc = start(q, s, cv_names, CV_END);
-
-	for (i = 0; i < n && rc == TABLE_OK; i++)
-		if (read_conversions(q, &sh[i], &rs, &bad) == -1) {
-			warnx("%s: cannot read the conversions", sh[i].dir);
-			rc = TABLE_ERROR;
-		}
-	if (rs.n > 0)
-		qsort(rs.v, rs.n, sizeof(*rs.v), by_time);
-	if (rc == TABLE_OK && q->header && rs.n > 0)
-		rc = sink_header(s, cv_names);
-	if (rc == TABLE_OK)
-		rc = print_rows(s, cv_names, &rs, cv_numeric);
-	rows_free(&rs);
-	if (bad > 0) {
-		warnx("skipped %llu conversions that could not be decoded",
-		    (unsigned long long)bad);
-		rc = rc == TABLE_OK ? TABLE_ERROR : rc;
-	}
-	return rc;
-}
-
-/* A shard's clicks, a batch at a time from where the last one ended. */
-struct click_source {
+/*
+ * A shard's records in time order, a batch at a time, each batch in its
+ * own read transaction from the key after the last one read.
+ */
+struct source {
+	const struct query *q;
 	struct shard	*shard;
+	int		 db;		/* the database in time order */
+	/* A key of db into rows: 1 on, 0 past the range. */
+	int		(*one)(struct source *, struct store_txn *,
+			    const struct store_val *, const struct store_val *);
 	struct rows	 rows;
-	char		 from[RECORD_ID_MAX + 1];	/* "": from since */
+	struct buf	 from;		/* the last key read; empty: since */
 	int		 done;
 	uint64_t	 bad;
 };
@@ -315,24 +220,25 @@ click_row(struct rows *rs, const struct hit *h, const char *txid,
 	v[CK_TXID] = txid;
 	v[CK_UNIQUE] = attrs_get(&h->attrs, COUNTER_ATTR_DUPLICATE) ? "no" :
 	    "yes";
-	row_add(rs, time, v, CK_END);
+	row_add(rs, time, v, CK_END, CK_TXID);
 }
 
-/* One key of the clicks: 1 on, 0 past the range. */
+/* A click: its key is its transaction id, which starts with its time. */
 static int
-click_one(const struct query *q, struct click_source *src,
+click_one(struct source *src, struct store_txn *txn,
     const struct store_val *k, const struct store_val *v)
 {
+	const struct query *q = src->q;
 	char txid[RECORD_ID_MAX + 1];
 	struct wire_reader r;
 	struct hit h;
 	int64_t time;
 
+	(void)txn;
 	if (k->len == 0 || k->len > RECORD_ID_MAX)
 		return 1;
 	memcpy(txid, k->data, k->len);
 	txid[k->len] = '\0';
-	memcpy(src->from, txid, k->len + 1);
 	if ((time = txid_time_ms(txid)) >= q->until)
 		return 0;
 	if (time < q->since)
@@ -347,64 +253,106 @@ click_one(const struct query *q, struct click_source *src,
 	return 1;
 }
 
-static void
-seek_key(const struct query *q, const struct click_source *src, char *key,
-    size_t *len)
+/* A conversion by its entry in the index by time first received. */
+static int
+conversion_one(struct source *src, struct store_txn *txn,
+    const struct store_val *k, const struct store_val *v)
 {
-	if (src->from[0] != '\0') {
-		*len = strlen(src->from);
-		memcpy(key, src->from, *len + 1);
-		return;
+	const struct query *q = src->q;
+	struct store_val rec;
+	struct wire_reader r;
+	struct event ev;
+	int64_t time;
+
+	(void)v;
+	if (k->len < 8)
+		return 1;
+	if ((time = (int64_t)wire_be64_get(k->data)) >= q->until)
+		return 0;
+	/* Its conversion may be gone already (retention clicks). */
+	if (store_get(txn, SHARD_CONVERSIONS, (const char *)k->data + 8,
+	    k->len - 8, &rec) != STORE_OK)
+		return 1;
+	event_init(&ev);
+	wire_reader_init(&r, rec.data, rec.len);
+	if (record_get_event(&r, &ev) == -1 || wire_done(&r) == -1)
+		src->bad++;
+	else if (conversion_wanted(q, &ev, time))
+		conversion_row(&src->rows, &ev, time);
+	event_free(&ev);
+	return 1;
+}
+
+/* Where the first batch starts: the first key at or after --since. */
+static void
+first_key(const struct source *src, struct buf *key)
+{
+	char id[TXID_LEN + 1];
+	unsigned char be[8];
+	int64_t since = src->q->since > 0 ? src->q->since : 0;
+
+	if (src->db == SHARD_CLICKS) {
+		txid_derive(id, 0, since, 0);
+		buf_add(key, id, TIME_PREFIX);
+	} else {
+		wire_be64_put(be, (uint64_t)since);
+		buf_add(key, be, sizeof(be));
 	}
-	txid_derive(key, 0, q->since > 0 ? q->since : 0, 0);
-	*len = TIME_PREFIX;
 }
 
 static int
-click_batch(const struct query *q, struct click_source *src)
+read_batch(struct source *src)
 {
-	char key[RECORD_ID_MAX + 1];
 	struct store_txn *txn;
 	struct store_cursor *c;
 	struct store_val k, v;
-	size_t len, looked = 0;
-	int rc;
+	struct buf key;
+	size_t looked = 0;
+	int rc, more = 1;
 
 	rows_free(&src->rows);
 	if (store_begin(src->shard->store, 0, &txn) != STORE_OK)
 		return -1;
-	if (store_cursor_open(txn, SHARD_CLICKS, &c) != STORE_OK) {
+	if (store_cursor_open(txn, src->db, &c) != STORE_OK) {
 		store_abort(txn);
 		return -1;
 	}
-	seek_key(q, src, key, &len);
-	rc = store_cursor_seek(c, key, len, &k, &v);
-	if (rc == STORE_OK && src->from[0] != '\0')
-		rc = store_cursor_next(c, &k, &v);	/* seen already */
-	for (; rc == STORE_OK && looked < BATCH;
-	    rc = store_cursor_next(c, &k, &v), looked++)
-		if (click_one(q, src, &k, &v) == 0)
-			break;
-	src->done = rc != STORE_OK || looked < BATCH;
+	buf_init(&key);
+	if (src->from.len == 0)
+		first_key(src, &key);
+	else
+		buf_add(&key, src->from.data, src->from.len);
+	rc = store_cursor_seek(c, key.data, key.len, &k, &v);
+	if (rc == STORE_OK && src->from.len > 0 && k.len == key.len &&
+	    memcmp(k.data, key.data, k.len) == 0)
+		rc = store_cursor_next(c, &k, &v);	/* read already */
+	for (; rc == STORE_OK && looked < BATCH && more;
+	    rc = store_cursor_next(c, &k, &v), looked++) {
+		buf_reset(&src->from);
+		buf_add(&src->from, k.data, k.len);
+		more = src->one(src, txn, &k, &v);
+	}
+	src->done = rc != STORE_OK || !more;
+	buf_free(&key);
 	store_cursor_close(c);
 	store_abort(txn);
 	return rc == STORE_ERROR ? -1 : 0;
 }
 
-/* The source whose next click is the earliest, reading on as needed. */
-static struct click_source *
-click_next(const struct query *q, struct click_source *srcs, size_t n,
-    int *failed)
+/* The source whose next record is the earliest, reading on as needed. */
+static struct source *
+next_source(struct source *srcs, size_t n, int *failed)
 {
-	struct click_source *best = NULL;
+	struct source *best = NULL;
 	const struct row *a, *b;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
 		while (srcs[i].rows.next == srcs[i].rows.n && !srcs[i].done)
-			if (click_batch(q, &srcs[i]) == -1) {
-				warnx("%s: cannot read the clicks",
-				    srcs[i].shard->dir);
+			if (read_batch(&srcs[i]) == -1) {
+				warnx("%s: cannot read the %s",
+				    srcs[i].shard->dir, srcs[i].db ==
+				    SHARD_CLICKS ? "clicks" : "conversions");
 				*failed = 1;
 				srcs[i].done = 1;
 			}
@@ -413,37 +361,61 @@ click_next(const struct query *q, struct click_source *srcs, size_t n,
 		a = &srcs[i].rows.v[srcs[i].rows.next];
 		b = best ? &best->rows.v[best->rows.next] : NULL;
 		if (b == NULL || a->time < b->time || (a->time == b->time &&
-		    strcmp(a->v[CK_TXID], b->v[CK_TXID]) < 0))
+		    strcmp(a->id, b->id) < 0))
 			best = &srcs[i];
 	}
 	return best;
+}
+
+/* Every shard's records merged in time order, into s. */
+static int
+merge(const struct query *q, struct shard *sh, size_t n, struct sink *s,
+    int db, const char *const *names, size_t ncols, const int *numeric)
+{
+	struct source *srcs = xcalloc(n + 1, sizeof(*srcs)), *src;
+	uint64_t bad = 0;
+	int rc = TABLE_OK, failed = 0;
+	size_t i;
+
+	if (sink_init(s, q, names, ncols) == -1)
+		rc = TABLE_ERROR;
+	for (i = 0; i < n; i++) {
+		srcs[i].q = q;
+		srcs[i].shard = &sh[i];
+		srcs[i].db = db;
+		srcs[i].one = db == SHARD_CLICKS ? click_one : conversion_one;
+		buf_init(&srcs[i].from);
+	}
+	while (rc == TABLE_OK && (src = next_source(srcs, n, &failed))) {
+		if (s->rows == 0 && q->header)
+			rc = sink_header(s, names);
+		if (rc == TABLE_OK)
+			rc = sink_row(s, names,
+			    src->rows.v[src->rows.next++].v, numeric);
+	}
+	for (i = 0; i < n; i++) {
+		bad += srcs[i].bad;
+		rows_free(&srcs[i].rows);
+		buf_free(&srcs[i].from);
+	}
+	free(srcs);
+	if (bad > 0)
+		warnx("skipped %llu records that could not be decoded",
+		    (unsigned long long)bad);
+	return rc == TABLE_OK && (failed || bad > 0) ? TABLE_ERROR : rc;
+}
+
+int
+list_conversions(const struct query *q, struct shard *sh, size_t n,
+    struct sink *s)
+{
+	return merge(q, sh, n, s, SHARD_CONVERSIONS_AT, cv_names, CV_END,
+	    cv_numeric);
 }
 
 int
 list_clicks(const struct query *q, struct shard *sh, size_t n,
     struct sink *s)
 {
-	struct click_source *srcs = xcalloc(n + 1, sizeof(*srcs)), *src;
-	uint64_t bad = 0;
-	int rc = start(q, s, ck_names, CK_END), failed = 0;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		srcs[i].shard = &sh[i];
-	while (rc == TABLE_OK && (src = click_next(q, srcs, n, &failed))) {
-		if (s->rows == 0 && q->header)
-			rc = sink_header(s, ck_names);
-		if (rc == TABLE_OK)
-			rc = sink_row(s, ck_names,
-			    src->rows.v[src->rows.next++].v, NULL);
-	}
-	for (i = 0; i < n; i++) {
-		bad += srcs[i].bad;
-		rows_free(&srcs[i].rows);
-	}
-	free(srcs);
-	if (bad > 0)
-		warnx("skipped %llu clicks that could not be decoded",
-		    (unsigned long long)bad);
-	return rc == TABLE_OK && (failed || bad > 0) ? TABLE_ERROR : rc;
+	return merge(q, sh, n, s, SHARD_CLICKS, ck_names, CK_END, NULL);
 }

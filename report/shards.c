@@ -11,7 +11,8 @@
 #include "report.h"
 
 static const char *const dbs[SHARD_NDBS] = {
-	"clicks", "conversions", COUNTER_DB, COUNTER_OFFER_DB
+	"clicks", "conversions", COUNTER_DB, COUNTER_OFFER_DB,
+	COUNTER_CONVERSIONS_AT_DB
 };
 
 int
