@@ -28,6 +28,12 @@ field_len(const char *s, size_t max)
 }
 
 void
+counter_cut(char *s)
+{
+	s[field_len(s, COUNTER_FIELD_MAX)] = '\0';
+}
+
+void
 counter_key(struct buf *key, int64_t hour, const char *const *dims)
 {
 	unsigned char be[4];

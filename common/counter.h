@@ -68,6 +68,8 @@ struct counts {
 	amount_t	 payout;
 };
 
+/* Cut s in place as a key field is cut (a filter value to compare). */
+void	counter_cut(char *s);
 /* The key of hour and dims (NULL: empty), fields cut to FIELD_MAX. */
 void	counter_key(struct buf *, int64_t hour, const char *const *dims);
 /* Split a key in place into its hour and dims; -1 if it is not one. */

@@ -122,8 +122,9 @@ note(struct retain *r, int k, const struct retain_slice *s, int64_t mono)
 	struct kind_state *st = &r->state[k];
 
 	st->behind = s->more;
-	st->lag_ms = st->behind && s->oldest_ms < s->before ?
-	    s->before - s->oldest_ms : 0;
+	/* INT64_MIN: a key not of its database's form, of no known age. */
+	st->lag_ms = st->behind && s->oldest_ms > INT64_MIN &&
+	    s->oldest_ms < s->before ? s->before - s->oldest_ms : 0;
 	if (!st->behind)
 		st->next_check_ms = mono + (r->kinds[k].every_ms > 0 ?
 		    r->kinds[k].every_ms : RETAIN_CHECK_MS);

@@ -61,9 +61,10 @@ int	retain_walk(struct store_txn *, int db, struct retain_slice *,
 /*
  * For a database not in time order (or with records to pass over): a
  * pass from its first key to its end, or to where expired() says to
- * stop, in slices that each start where the last one stopped.  expired
- * says 1 (remove), 0 (keep) or -1 (stop: the rest is newer).  0, or -1
- * when the store refused.
+ * stop, in slices that each start where the last one stopped (keys of
+ * at most RETAIN_KEY_MAX bytes).  expired says 1 (remove), 0 (keep) or
+ * -1 (stop: the rest is newer).  A sweep knows no oldest record: its
+ * kind shows 0 seconds behind.  0, or -1 when the store refused.
  */
 #define RETAIN_KEY_MAX	64
 

@@ -275,7 +275,11 @@ save_and_emit(struct matcher *m, struct store_txn *txn,
 	    rec.len);
 	buf_free(&rec);
 	if (rc != STORE_OK || (from == 0 && index_received(txn, key, ev) ==
-	    -1) || count_conversion(txn, ev, from, ev->status) == -1)
+	    -1))
+		return -1;
+	/* One stored before the counters were kept was never counted. */
+	if ((from == 0 || attrs_get(&ev->attrs, COUNTER_ATTR_RECEIVED)) &&
+	    count_conversion(txn, ev, from, ev->status) == -1)
 		return -1;
 	m->recorded = 1;
 	return emit(m, txn, ev);

@@ -2,6 +2,7 @@
  * report: the operator's numbers from the matcher stores.  See report(1).
  */
 #include <err.h>
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -357,8 +358,12 @@ run(const struct query *q, struct shard *sh, size_t n, struct sink *s)
 		rc = list_clicks(q, sh, n, s);
 	else
 		rc = summary(q, sh, n, s);
-	if (rc == TABLE_OK && fflush(stdout) == EOF)
+	if (rc == TABLE_OK && fflush(stdout) == EOF) {
+		if (errno == EPIPE)
+			return TABLE_CLOSED;	/* `| head`: quietly */
+		warn("stdout");
 		rc = TABLE_ERROR;
+	}
 	return rc;
 }
 

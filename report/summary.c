@@ -133,21 +133,25 @@ zone_check(const char *tz)
 	return 0;
 }
 
-static void
+/* The labels of hour; -1 if the zone is not a whole hour from UTC then. */
+static int
 clock_set(struct clock *c, int64_t hour, int local)
 {
 	time_t t = (time_t)(hour * 3600);
 	struct tm tm;
 
 	if (c->hour == hour)
-		return;
+		return 0;
 	c->hour = hour;
 	if (local)
 		localtime_r(&t, &tm);
 	else
 		gmtime_r(&t, &tm);
+	if (tm.tm_gmtoff % 3600 != 0)
+		return -1;
 	strftime(c->day, sizeof(c->day), "%Y-%m-%d", &tm);
 	strftime(c->hourlabel, sizeof(c->hourlabel), "%Y-%m-%dT%H", &tm);
+	return 0;
 }
 
 /*
@@ -237,6 +241,7 @@ struct scan {
 	struct buf	 key;
 	int64_t		 first, end;	/* hours */
 	uint64_t	 bad;
+	int		 bad_zone;	/* an hour off the whole hours */
 };
 
 static int
@@ -264,10 +269,13 @@ scan_row(struct scan *s, const struct store_val *k, const struct store_val *v)
 	}
 	if (!row_wanted(s->q, dims))
 		return;
-	if (*dims[DIM_CURRENCY] && !in_list(s->currencies,
-	    dims[DIM_CURRENCY]))
+	/* Only amounts make a currency: they are never added up. */
+	if (*dims[DIM_CURRENCY] && (c.revenue != 0 || c.payout != 0) &&
+	    (s->q->event == NULL || strcmp(dims[DIM_EVENT], s->q->event) ==
+	    0) && !in_list(s->currencies, dims[DIM_CURRENCY]))
 		strlist_add(s->currencies, dims[DIM_CURRENCY]);
-	clock_set(&s->clock, hour, s->q->tz != NULL);
+	if (clock_set(&s->clock, hour, s->q->tz != NULL) == -1)
+		s->bad_zone = 1;
 	group_key(&s->key, s->q, &s->clock, dims);
 	tally_add(&group_find(s->groups, s->key.data, s->key.len)->t, s->q,
 	    dims[DIM_EVENT], &c);
@@ -426,18 +434,57 @@ print_groups(struct groups *g, struct sink *s, const char *const *names,
 	return rc;
 }
 
+/* Filter values cut as the counters' key fields are. */
+static void
+cut_list(struct strlist *to, const struct strlist *from)
+{
+	char *v;
+	size_t i;
+
+	memset(to, 0, sizeof(*to));
+	for (i = 0; i < from->n; i++) {
+		v = xstrdup(from->v[i]);
+		counter_cut(v);
+		strlist_add(to, v);
+		free(v);
+	}
+}
+
+static void
+cut_filters(struct query *q, const struct query *q0, char **event)
+{
+	cut_list(&q->offers, &q0->offers);
+	cut_list(&q->publishers, &q0->publishers);
+	cut_list(&q->sub_ids, &q0->sub_ids);
+	*event = q0->event ? xstrdup(q0->event) : NULL;
+	if (*event)
+		counter_cut(*event);
+	q->event = *event;
+}
+
+static void
+free_filters(struct query *q, char *event)
+{
+	strlist_free(&q->offers);
+	strlist_free(&q->publishers);
+	strlist_free(&q->sub_ids);
+	free(event);
+}
+
 int
 summary(const struct query *q0, struct shard *sh, size_t n, struct sink *s)
 {
 	struct query q = *q0;
+	char *event;
 	struct groups groups = { 0, 0, 0 };
 	struct strlist currencies = { 0 };
 	struct scan sc = { &q, &groups, &currencies, { -1, "", "" },
-	    { 0 }, 0, 0, 0 };
+	    { 0 }, 0, 0, 0, 0 };
 	const char *names[KEY_END + 1 + COL_END];
 	int i, nkeys, rc = TABLE_OK, db = pick_db(&q);
 	size_t j;
 
+	cut_filters(&q, q0, &event);
 	sc.first = q.since == INT64_MIN ? 0 : q.since / HOUR_MS;
 	sc.end = q.until == INT64_MAX ? INT64_MAX :
 	    (q.until + HOUR_MS - 1) / HOUR_MS;
@@ -463,6 +510,11 @@ summary(const struct query *q0, struct shard *sh, size_t n, struct sink *s)
 		    (unsigned long long)sc.bad);
 		rc = TABLE_ERROR;
 	}
+	if (sc.bad_zone) {
+		warnx("--tz: %s is not a whole number of hours from UTC in "
+		    "some of the hours asked for", q.tz);
+		rc = TABLE_ERROR;
+	}
 	if (rc == TABLE_OK && (rc = sink_init(s, &q, names, (size_t)nkeys +
 	    COL_END)) == 0 && q.header && groups.n > 0)
 		rc = sink_header(s, names);
@@ -471,5 +523,6 @@ summary(const struct query *q0, struct shard *sh, size_t n, struct sink *s)
 	groups_free(&groups);
 	strlist_free(&currencies);
 	buf_free(&sc.key);
+	free_filters(&q, event);
 	return rc;
 }

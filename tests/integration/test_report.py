@@ -348,6 +348,12 @@ def test_hour_of_a_status_change_and_currencies():
         assert set(by) == {"", "EUR", "USD"}, rows
         assert Decimal(str(by["EUR"]["revenue"])) == 7, by
         assert Decimal(str(by["USD"]["revenue"])) == 9, by
+        # A value longer than the counters keep still matches itself.
+        long_pub = "p" * 100
+        s.send([hit(HIT_CLICK, txid(ms=hour + 3000), {
+            "offer_id": "o1", "publisher": long_pub}, ms=hour + 3000)])
+        rows = report(c, "-d", d, "--publisher", long_pub, "--json")
+        assert [r["clicks"] for r in rows] == [1], rows
         out = report(c, "-d", d, "--conversions", "--fields",
                      "transaction_id,time,updated,status")
         line = [x for x in out.splitlines() if x.startswith(a)][0].split()
@@ -376,6 +382,16 @@ def test_bad_input():
                 (args, status, out, err)
         status, out, err = run([program("report"), "-d", c.dir])
         assert status == 2 and "not a matcher" in err, (status, err)
+        # A store of an older format: clicks and conversions, no counters.
+        old = os.path.join(c.dir, "old")
+        os.mkdir(old)
+        for db in ("clicks", "conversions"):
+            p = subprocess.run(["mdb_load", "-s", db, "-T", old],
+                               input=b"", capture_output=True)
+            assert p.returncode == 0, p.stderr
+        status, out, err = run([program("report"), "-d", old])
+        assert status == 2 and "older format" in err and out == "", \
+            (status, out, err)
         status, out, err = run([program("report"), "-d", d, "--since",
                                 "2001-01-01", "--until", "2001-01-02"])
         assert (status, out) == (1, ""), (status, out, err)
