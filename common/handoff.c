@@ -895,10 +895,16 @@ apply_batch(struct inbox *ib, struct inmsg *msgs, int n)
 		if (apply_message(txn, ib->db, ib->dead_db, ib->ops, ib->arg,
 		    &msgs[i], &durable) == -1)
 			rc = STORE_ERROR;
+	if (rc == STORE_OK && ib->ops->settle &&
+	    ib->ops->settle(ib->arg, txn) == -1)
+		rc = STORE_ERROR;
 	if (rc == STORE_OK)
 		rc = store_commit(txn, 0);	/* inbox_sync() syncs */
-	else
+	else {
 		store_abort(txn);
+		if (ib->ops->settle)
+			ib->ops->settle(ib->arg, NULL);
+	}
 	if (rc != STORE_OK) {
 		if (ib->ob)
 			outbox_aborted(ib->ob);

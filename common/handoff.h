@@ -134,6 +134,12 @@ struct inbox_ops {
 			    struct verdict *, int *durable);
 	int		 max_msgs;	/* per transaction (at most 16) */
 	int		 reply;		/* answer every batch at once */
+	/*
+	 * If not NULL: the last writes of a transaction, after every
+	 * apply() and before the commit (-1 aborts it); txn is NULL when
+	 * the transaction was aborted instead.
+	 */
+	int		(*settle)(void *arg, struct store_txn *);
 };
 
 /*

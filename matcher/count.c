@@ -13,50 +13,158 @@
 #include "log.h"
 #include "matcher.h"
 
-static int
-add_row(struct store_txn *txn, int db, const struct buf *key,
+/*
+ * The counter changes of the open transaction, added up by row: a batch
+ * of clicks on one offer writes its row once, not once a click.  They
+ * are written by count_flush() before the transaction commits.
+ */
+struct tally_row {
+	uint64_t	 hash;
+	int		 db;
+	size_t		 off, len;	/* its key in keys */
+	struct counts	 c;
+};
+
+struct tally {
+	struct tally_row *v;
+	size_t		 n;
+	size_t		 cap;		/* a power of two, or 0 */
+	struct buf	 keys;
+};
+
+struct tally *
+count_tally_new(void)
+{
+	struct tally *t = xcalloc(1, sizeof(*t));
+
+	buf_init(&t->keys);
+	return t;
+}
+
+void
+count_tally_free(struct tally *t)
+{
+	if (t == NULL)
+		return;
+	free(t->v);
+	buf_free(&t->keys);
+	free(t);
+}
+
+static void
+tally_grow(struct tally *t)
+{
+	struct tally_row *old = t->v;
+	size_t i, j, cap = t->cap;
+
+	t->cap = cap ? cap * 2 : 256;
+	t->v = xcalloc(t->cap, sizeof(*t->v));
+	for (i = 0; i < cap; i++) {
+		if (old[i].len == 0)
+			continue;
+		for (j = old[i].hash & (t->cap - 1); t->v[j].len != 0;
+		    j = (j + 1) & (t->cap - 1))
+			;
+		t->v[j] = old[i];
+	}
+	free(old);
+}
+
+static void
+tally_add(struct tally *t, int db, const struct buf *key,
     const struct counts *d)
 {
+	uint64_t h = fnv1a(FNV1A_INIT + (uint64_t)db, key->data, key->len);
+	struct tally_row *r;
+	size_t i;
+
+	if ((t->n + 1) * 10 > t->cap * 7)
+		tally_grow(t);
+	for (i = h & (t->cap - 1); t->v[i].len != 0; i = (i + 1) & (t->cap - 1))
+		if (t->v[i].hash == h && t->v[i].db == db &&
+		    t->v[i].len == key->len && memcmp(t->keys.data +
+		    t->v[i].off, key->data, key->len) == 0)
+			break;
+	r = &t->v[i];
+	if (r->len == 0) {
+		r->hash = h;
+		r->db = db;
+		r->off = t->keys.len;
+		r->len = key->len;
+		buf_add(&t->keys, key->data, key->len);
+		memset(&r->c, 0, sizeof(r->c));
+		t->n++;
+	}
+	counts_add(&r->c, d);
+}
+
+void
+count_discard(struct matcher *m)
+{
+	struct tally *t = m->tally;
+
+	if (t->n > 0)
+		memset(t->v, 0, t->cap * sizeof(*t->v));
+	t->n = 0;
+	buf_reset(&t->keys);
+}
+
+static int
+write_row(struct store_txn *txn, const struct tally *t,
+    const struct tally_row *r)
+{
+	const char *key = t->keys.data + r->off;
 	struct store_val old;
 	struct counts c;
 	struct buf val;
 	int rc;
 
 	memset(&c, 0, sizeof(c));
-	rc = store_get(txn, db, key->data, key->len, &old);
+	rc = store_get(txn, r->db, key, r->len, &old);
 	if (rc == STORE_OK && counter_get(old.data, old.len, &c) == -1)
 		log_error("event=corrupt_record db=counts action=reset");
 	else if (rc != STORE_OK && rc != STORE_NOTFOUND)
 		return -1;
-	counts_add(&c, d);
+	counts_add(&c, &r->c);
 	buf_init(&val);
 	counter_put(&val, &c);
-	rc = store_put(txn, db, key->data, key->len, val.data, val.len);
+	rc = store_put(txn, r->db, key, r->len, val.data, val.len);
 	buf_free(&val);
 	return rc == STORE_OK ? 0 : -1;
 }
 
+int
+count_flush(struct matcher *m, struct store_txn *txn)
+{
+	struct tally *t = m->tally;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < t->cap && rc == 0; i++)
+		if (t->v[i].len != 0 && !counts_zero(&t->v[i].c))
+			rc = write_row(txn, t, &t->v[i]);
+	count_discard(m);
+	return rc;
+}
+
 /* Add d to the rows of time_ms's hour for dims. */
-static int
-add(struct store_txn *txn, int64_t time_ms, const char **dims,
+static void
+add(struct matcher *m, int64_t time_ms, const char **dims,
     const struct counts *d)
 {
 	const char *offer_dims[DIM_END] = { 0 };
 	int64_t hour = time_ms / HOUR_MS;
 	struct buf key;
-	int rc;
 
 	offer_dims[DIM_OFFER] = dims[DIM_OFFER];
 	offer_dims[DIM_CURRENCY] = dims[DIM_CURRENCY];
 	offer_dims[DIM_EVENT] = dims[DIM_EVENT];
 	buf_init(&key);
 	counter_key(&key, hour, dims);
-	rc = add_row(txn, DB_COUNTS, &key, d);
+	tally_add(m->tally, DB_COUNTS, &key, d);
 	counter_key(&key, hour, offer_dims);
-	if (rc == 0)
-		rc = add_row(txn, DB_COUNTS_OFFER, &key, d);
+	tally_add(m->tally, DB_COUNTS_OFFER, &key, d);
 	buf_free(&key);
-	return rc;
 }
 
 /* Where a hit counts: its origin's offer, publisher, sub_id, source. */
@@ -75,8 +183,8 @@ dims_of(const char **dims, const struct attrs *origin,
 	dims[DIM_EVENT] = attrs_get(own, "event");
 }
 
-int
-count_impression(struct store_txn *txn, const struct hit *hit)
+void
+count_impression(struct matcher *m, const struct hit *hit)
 {
 	const char *dims[DIM_END];
 	struct counts d;
@@ -85,7 +193,7 @@ count_impression(struct store_txn *txn, const struct hit *hit)
 	d.n[COUNT_IMPRESSIONS] = 1;
 	dims_of(dims, &hit->attrs, &hit->attrs);
 	dims[DIM_CURRENCY] = dims[DIM_EVENT] = NULL;
-	return add(txn, hit->time_ms, dims, &d);
+	add(m, hit->time_ms, dims, &d);
 }
 
 /*
@@ -138,7 +246,8 @@ count_click(struct matcher *m, struct store_txn *txn, struct hit *hit)
 	d.n[COUNT_UNIQUE] = unique;
 	dims_of(dims, &hit->attrs, &hit->attrs);
 	dims[DIM_CURRENCY] = dims[DIM_EVENT] = NULL;
-	return add(txn, hit->time_ms, dims, &d);
+	add(m, hit->time_ms, dims, &d);
+	return 0;
 }
 
 static int
@@ -175,9 +284,8 @@ count_received_ms(const struct event *ev)
 	return v && *v ? strtoll(v, NULL, 10) : ev->time_ms;
 }
 
-int
-count_conversion(struct store_txn *txn, const struct event *ev, int from,
-    int to)
+void
+count_conversion(struct matcher *m, const struct event *ev, int from, int to)
 {
 	const char *dims[DIM_END];
 	struct counts d;
@@ -192,11 +300,11 @@ count_conversion(struct store_txn *txn, const struct event *ev, int from,
 	d.revenue = sign * amount_of(ev, "revenue");
 	d.payout = sign * amount_of(ev, "payout");
 	dims_of(dims, &ev->attrs, &ev->attrs);
-	return add(txn, count_received_ms(ev), dims, &d);
+	add(m, count_received_ms(ev), dims, &d);
 }
 
-int
-count_invalid(struct store_txn *txn, const struct hit *hit,
+void
+count_invalid(struct matcher *m, const struct hit *hit,
     const struct hit *origin)
 {
 	const char *dims[DIM_END];
@@ -205,7 +313,7 @@ count_invalid(struct store_txn *txn, const struct hit *hit,
 	memset(&d, 0, sizeof(d));
 	d.n[COUNT_INVALID] = 1;
 	dims_of(dims, origin ? &origin->attrs : &hit->attrs, &hit->attrs);
-	return add(txn, hit->time_ms, dims, &d);
+	add(m, hit->time_ms, dims, &d);
 }
 
 /* Counter rows go once the whole hour is past retention reports. */

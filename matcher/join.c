@@ -278,9 +278,8 @@ save_and_emit(struct matcher *m, struct store_txn *txn,
 	    -1))
 		return -1;
 	/* One stored before the counters were kept was never counted. */
-	if ((from == 0 || attrs_get(&ev->attrs, COUNTER_ATTR_RECEIVED)) &&
-	    count_conversion(txn, ev, from, ev->status) == -1)
-		return -1;
+	if (from == 0 || attrs_get(&ev->attrs, COUNTER_ATTR_RECEIVED))
+		count_conversion(m, ev, from, ev->status);
 	m->recorded = 1;
 	return emit(m, txn, ev);
 }
@@ -481,9 +480,10 @@ static int
 count_refusal(struct matcher *m, struct store_txn *txn, const struct hit *hit,
     const struct hit *origin, const struct verdict *v)
 {
-	if (v->result != VERDICT_REJECTED || m->recorded)
-		return 0;
-	return count_invalid(txn, hit, origin);
+	(void)txn;
+	if (v->result == VERDICT_REJECTED && !m->recorded)
+		count_invalid(m, hit, origin);
+	return 0;
 }
 
 /* A hit that refers to a transaction: a postback, a pixel, a reject. */
@@ -643,8 +643,7 @@ join_hit(struct matcher *m, struct store_txn *txn, struct hit *hit,
 		return emit_origin(m, txn, hit, EVENT_CLICK);
 	case HIT_IMPRESSION:
 		v->result = VERDICT_STORED;
-		if (count_impression(txn, hit) == -1)
-			return -1;
+		count_impression(m, hit);
 		return emit_origin(m, txn, hit, EVENT_IMPRESSION);
 	case HIT_CLICKLESS:
 		rc = join_clickless(m, txn, hit, v);
@@ -671,7 +670,6 @@ expire_one(void *arg, struct store_txn *txn, const struct store_val *k,
 	struct hit hit;
 	int rc;
 
-	(void)arg;
 	if (k->len < 17 || k->len > RECORD_ID_MAX + 16)
 		return 0;	/* not a key of ours: it just goes */
 	hit_init(&hit);
@@ -681,10 +679,7 @@ expire_one(void *arg, struct store_txn *txn, const struct store_val *k,
 		memcpy(v.txid, hit.txid, sizeof(v.txid));
 		reject(&v, "unknown_click");
 		log_verdict(&hit, &v);
-		if (count_invalid(txn, &hit, NULL) == -1) {
-			hit_free(&hit);
-			return -1;
-		}
+		count_invalid(arg, &hit, NULL);
 	}
 	hit_free(&hit);
 	memcpy(txkey, (const char *)k->data + 8, idlen);
@@ -704,7 +699,11 @@ due_of(const struct store_val *k)
 int
 join_expire_held(void *arg, struct store_txn *txn, struct retain_slice *s)
 {
-	return retain_walk(txn, DB_HELD, s, due_of, expire_one, arg);
+	if (retain_walk(txn, DB_HELD, s, due_of, expire_one, arg) == -1) {
+		count_discard(arg);
+		return -1;
+	}
+	return count_flush(arg, txn);
 }
 
 /*

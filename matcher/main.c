@@ -141,9 +141,19 @@ gauge_outbox(struct matcher *m)
 	}
 }
 
+/* The counters of the batch, written in its transaction. */
+static int
+hit_settle(void *arg, struct store_txn *txn)
+{
+	if (txn != NULL)
+		return count_flush(arg, txn);
+	count_discard(arg);
+	return 0;
+}
+
 static const struct inbox_ops hit_ops = {
 	MSG_HITS, sizeof(struct hit), hit_init_any, hit_release, hit_decode,
-	hit_apply, 16, 1
+	hit_apply, 16, 1, hit_settle
 };
 
 static void
@@ -243,6 +253,7 @@ main(int argc, char **argv)
 		fatal("event=start error=\"cannot open the store\"");
 	d.sender_id = handoff_sender_id(m.store, DB_META, d.name, d.instance);
 	join_init(&m);
+	m.tally = count_tally_new();
 	bus = bus_new();
 	router = bus_bind(bus, d.conf->matcher_endpoints.v[d.instance]);
 	m.outbox = outbox_open(m.store, DB_OUTBOX, DB_META, bus,
@@ -261,6 +272,7 @@ main(int argc, char **argv)
 	bus_close(router);
 	bus_free(bus);
 	store_close(m.store);
+	count_tally_free(m.tally);
 	metrics_stop();
 	free(d.sender_id);
 	conf_free(d.conf);

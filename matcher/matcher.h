@@ -32,6 +32,7 @@ struct matcher {
 	uint64_t	 held_seq;	/* makes held keys unique */
 	char		 last_click[RECORD_ID_MAX + 1]; /* greatest key stored */
 	int		 recorded;	/* the hit applied made a conversion */
+	struct tally	*tally;		/* counter changes not yet written */
 	struct retain_sweep unique_pass; /* see count_prune_unique */
 };
 
@@ -52,15 +53,21 @@ int	join_prune_conversions_at(void *, struct store_txn *,
 	    struct retain_slice *);
 
 /*
- * count.c: the report counters, in the caller's write transaction.  A
- * click not unique is marked so (COUNTER_ATTR_DUPLICATE) before it is
- * stored.  A conversion or event goes from status from (0: new) to to.
+ * count.c: the report counters.  count_*() add up the changes of the
+ * open write transaction; count_flush() writes them into it, before it
+ * commits (count_discard() forgets them when it aborts).  A click not
+ * unique is marked so (COUNTER_ATTR_DUPLICATE) before it is stored.  A
+ * conversion or event goes from status from (0: new) to to.
  */
-int	count_impression(struct store_txn *, const struct hit *);
+struct tally	*count_tally_new(void);
+void	count_tally_free(struct tally *);
+int	count_flush(struct matcher *, struct store_txn *);
+void	count_discard(struct matcher *);
+void	count_impression(struct matcher *, const struct hit *);
 int	count_click(struct matcher *, struct store_txn *, struct hit *);
-int	count_conversion(struct store_txn *, const struct event *, int from,
+void	count_conversion(struct matcher *, const struct event *, int from,
 	    int to);
-int	count_invalid(struct store_txn *, const struct hit *,
+void	count_invalid(struct matcher *, const struct hit *,
 	    const struct hit *origin);
 /* When a conversion was first received (it counts in that hour). */
 int64_t	count_received_ms(const struct event *);
