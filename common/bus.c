@@ -56,7 +56,7 @@ set_int(void *sock, int option, int value)
 	zmq_setsockopt(sock, option, &value, sizeof(value));
 }
 
-/* Options both ends share: see RELIABILITY-NOTES #24, #30. */
+/* Options both ends share: see RELIABILITY.md, Library settings. */
 static void
 set_common(void *sock)
 {

@@ -1,8 +1,8 @@
 /*
  * The only caller of ZeroMQ.  Senders use a DEALER socket per receiver
  * instance, with a stable routing id (the sender id); receivers use a
- * ROUTER that answers each sender by that id.  Settings follow
- * RELIABILITY-NOTES §2: LINGER 0, IMMEDIATE, ROUTER_MANDATORY and
+ * ROUTER that answers each sender by that id.  Settings as RELIABILITY.md
+ * (Library settings) explains: LINGER 0, IMMEDIATE, ROUTER_MANDATORY and
  * HANDOVER, heartbeats, a message size cap.  Nothing here is durable:
  * the callers' LMDB outboxes are the queues of record.
  */

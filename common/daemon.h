@@ -1,5 +1,5 @@
 /*
- * The shell every daemon shares: the flags of DESIGN §9 (-d -n -v -f -s),
+ * The shell every daemon shares: the flags of ingest(8) (-d -n -v -f -s),
  * the config, logging and signals.  SIGTERM and SIGINT ask the loop to
  * drain and stop; SIGHUP asks it to reload.  No daemon forks: supervisors
  * (systemd) keep them in the foreground.

@@ -1,5 +1,5 @@
 /*
- * The no-loss hand-off of DESIGN §2, one hop: a transactional outbox on
+ * The no-loss hand-off of postline(7), one hop: a transactional outbox on
  * the sending side and exactly-once application on the receiving side.
  *
  * Sender: records are appended to the outbox database in the caller's

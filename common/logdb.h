@@ -5,7 +5,8 @@
  *
  *   "log"        key: time_ms (be64) | seq (be64)        value: attempt
  *   "log_tx"     key: transaction_id (32) | time_ms | seq value: empty
- *   "schedule"   key: due_ms (be64) | postback_id (32)   value: empty
+ *   "schedule"   key: due_ms (be64) | postback_id (32)   value: the hash
+ *                of the delivery's host (be64; 0 or empty: unknown)
  *   "deliveries" key: postback_id                        value: delivery
  *
  * seq makes keys unique when several attempts share a millisecond; the

@@ -187,7 +187,7 @@ store_open(const char *dir, uint64_t map_size, const char *const *dbnames,
 	 * Commits are not synced (LMDB 0.9.24 honours this for the whole
 	 * environment only, not per transaction); a durable commit syncs
 	 * after (store_commit) and the daemons sync every second
-	 * (store_sync).  DESIGN §2: clicks are safe from the death of the
+	 * (store_sync).  postline(7): clicks are safe from the death of the
 	 * process, conversions from the death of the machine.
 	 */
 	flags |= readonly ? MDB_RDONLY : MDB_NOSYNC;

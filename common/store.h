@@ -7,7 +7,8 @@
  * Commits are not synced to disk unless asked (durable = 1): a committed
  * transaction survives the death of the process at once, and the death of
  * the machine once synced, by a durable commit or store_sync() (which the
- * daemons call every second).  See RELIABILITY-NOTES and DESIGN §2.
+ * daemons call every second).  See RELIABILITY.md, Library settings, and
+ * postline(7), Hand-off.
  */
 #ifndef POSTLINE_STORE_H
 #define POSTLINE_STORE_H

@@ -1,7 +1,8 @@
 /*
  * The only caller of libcurl: one multi handle, driven from the firer's
  * single loop.  Redirects are never followed, only http and https are
- * spoken, and every transfer has a timeout (RELIABILITY-NOTES §4).
+ * spoken, and every transfer has a timeout (RELIABILITY.md, Library
+ * settings).
  */
 #include <curl/curl.h>
 #include <stdlib.h>

@@ -5,7 +5,7 @@
  * a conversion, once its verdict is known or the wait is over).  The
  * response is always queued from the access handler on a later call
  * than the first, which keeps keep-alive connections open
- * (PERFORMANCE-NOTES).
+ * (BENCHMARKS.md, click; RELIABILITY.md, Library settings).
  */
 #include <arpa/inet.h>
 #include <microhttpd.h>

@@ -32,7 +32,7 @@ void	answer_gif(struct answer *);
 /* Free what it holds and make it empty again (no status, no GIF). */
 void	answer_free(struct answer *);
 
-/* The endpoints of DESIGN §4. */
+/* The endpoints of ingest(8). */
 enum endpoint {
 	EP_NONE,
 	EP_CLICK,

@@ -404,8 +404,8 @@ store_jobs(struct spool *sp, struct job *jobs)
 			break;
 		/*
 		 * A conversion is answered only once it is synced here
-		 * (DESIGN §2): the matcher commits at once and syncs a few
-		 * milliseconds later, for all senders together.
+		 * (postline(7), Hand-off): the matcher commits at once and
+		 * syncs a few milliseconds later, for all senders together.
 		 */
 		durable |= job->conversion;
 	}

@@ -16,7 +16,7 @@
 #include "table.h"
 #include "util.h"
 
-/* The columns, in their default order (DESIGN §8). */
+/* The columns, in their default order (logview(1)). */
 enum field {
 	FIELD_TIME,
 	FIELD_POSTBACK_ID,

@@ -1,5 +1,5 @@
 /*
- * The join rules of DESIGN §4: a conversion finds its click, gets a
+ * The join rules of matcher(8): a conversion finds its click, gets a
  * verdict, and (when it changes anything) becomes an event for the firer
  * that owns the transaction, written to the outbox in the same
  * transaction as the join.

@@ -1,6 +1,6 @@
 /*
- * Unit test of common/txid.c against the transaction_id properties of
- * DESIGN.md section 3: shape, check digits, canonical case, shard and time
+ * Unit test of common/txid.c against the properties postline(7) gives a
+ * transaction_id: shape, check digits, canonical case, shard and time
  * components, time order, uniqueness, and the firer hash.
  */
 #include <stdint.h>
