@@ -1,9 +1,6 @@
 /*
  * Rows of logview(1): attempts, scheduled deliveries or counts, as
- * tab-separated values or JSON Lines.  Values come from outside (URLs
- * built from advertiser data, response bodies), so every byte that could
- * move a terminal's cursor or break a line is escaped, and the output is
- * always valid UTF-8.
+ * tab-separated values or JSON Lines, escaped by common/table.c.
  */
 #include <err.h>
 #include <errno.h>
