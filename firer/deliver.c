@@ -147,7 +147,7 @@ transfer_new(void)
 
 /* The options of this request; all of them, so none is left over. */
 static void
-set_options(struct transfer *t, const struct request *req)
+set_options(struct transfer *t, const struct postback_request *req)
 {
 	CURL *e = t->easy;
 	size_t i;
@@ -176,7 +176,8 @@ set_options(struct transfer *t, const struct request *req)
 }
 
 int
-deliver_start(struct deliverer *d, const struct request *req, void *cookie)
+deliver_start(struct deliverer *d, const struct postback_request *req,
+    void *cookie)
 {
 	struct transfer *t = d->nspare > 0 ? d->spare[--d->nspare] :
 	    transfer_new();

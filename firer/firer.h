@@ -28,7 +28,7 @@ enum {
 #define SCHED_KEY_LEN	LOGDB_SCHED_KEY_LEN
 
 /* A request ready to send. */
-struct request {
+struct postback_request {
 	char		*url;
 	int		 post;
 	char		**headers;	/* "Name: value" */
@@ -37,25 +37,32 @@ struct request {
 	int64_t		 timeout_ms;
 };
 
-void	request_free(struct request *);
+void	request_free(struct postback_request *);
 
 struct sched;
 
 /* rules.c */
 int	rule_matches(const struct rule *, const struct event *);
 void	rule_build(const struct rule *, const struct delivery *,
-	    struct request *);
+	    struct postback_request *);
 /*
- * Rule versions: store the sending part of r and its status filter (in
- * the caller's write transaction) and write its version id; get a
- * version back, compiled and cached.  A version stored without the
- * filter has status RULE_STATUS_OWN: the status of its delivery's event.
+ * Rule versions: a delivery keeps the rule as it was when it was made.
+ * rule_encode() writes the sending part of a rule and its status filter,
+ * rule_decode() compiles it back, rule_version_id() names an encoding.
+ * A version stored without the filter has status RULE_STATUS_OWN: the
+ * status of its delivery's event.
  */
 #define RULE_STATUS_OWN	(-1)
-int	rule_version_put(struct sched *, struct store_txn *,
-	    const struct rule *, char *id);
-const struct rule *rule_version_get(struct sched *, const char *id);
-void	rule_versions_free(void);
+void	rule_encode(struct buf *, const struct rule *);
+int	rule_decode(const void *, size_t, struct rule *);
+void	rule_version_id(const struct buf *, char *id);
+/*
+ * What an attempt's outcome means (enum attempt_result), and when to try
+ * again (*next, or -1).  r may be NULL: a rule version that is gone.
+ */
+struct outcome;
+int	rule_outcome(const struct rule *r, const struct outcome *,
+	    uint32_t attempt, int64_t now, int64_t *next);
 
 /* The host a rule's requests go to (fixed: no macro in the host), and
  * its hash (never 0). */
@@ -89,9 +96,13 @@ struct sched_scan {
 };
 int		 sched_due(struct sched *, int64_t now,
 		    const struct sched_scan *);
-int		 sched_put_rule(struct sched *, struct store_txn *,
-		    const char *id, const void *, size_t);
-int		 sched_get_rule(struct sched *, const char *id, struct buf *);
+/*
+ * Store the version of rule r (in the caller's write transaction) and
+ * write its id; get a version back, compiled, kept until sched_close().
+ */
+int		 sched_rule_put(struct sched *, struct store_txn *,
+		    const struct rule *, char *id);
+const struct rule *sched_rule(struct sched *, const char *id);
 /* The latest status of an event's conversion (0: unknown). */
 int		 sched_set_state(struct sched *, struct store_txn *,
 		    const struct event *);
@@ -120,6 +131,18 @@ int		 sched_finish(struct sched *, struct store_txn *,
 		    const struct delivery *, struct attempt *,
 		    int64_t next_due_ms, uint64_t host_hash);
 
+/*
+ * engine.c: the delivery engine.  engine_run() serves the matchers'
+ * events on router until the daemon is asked to stop, then lets what is
+ * on the wire land (the rest stays scheduled).
+ */
+struct engine;
+struct bus_sock;
+
+struct engine	*engine_new(struct daemon *, struct sched *);
+void		 engine_run(struct engine *, struct bus_sock *router);
+void		 engine_free(struct engine *);
+
 /* replay.c: firer -R; 0 when every id read was queued. */
 int		 replay(const struct conf *);
 
@@ -143,7 +166,7 @@ struct outcome {
 
 struct deliverer *deliver_new(void);
 void		 deliver_free(struct deliverer *);
-int		 deliver_start(struct deliverer *, const struct request *,
+int		 deliver_start(struct deliverer *, const struct postback_request *,
 		    void *cookie);
 /* Run transfers; wait up to timeout_ms for them or for fd. */
 void		 deliver_wait(struct deliverer *, int fd, long timeout_ms);
@@ -164,7 +187,7 @@ void		*deliver_cancel(struct deliverer *);
 struct sender;
 
 struct sender	*sender_start(void);
-void		 sender_send(struct sender *, const struct request **,
+void		 sender_send(struct sender *, const struct postback_request **,
 		    void **cookies, const void **hosts, int cap, int n);
 int		 sender_fd(const struct sender *);
 int		 sender_take(struct sender *, struct outcome *, int max);

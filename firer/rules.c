@@ -77,7 +77,7 @@ lookup(void *arg, const char *name)
 }
 
 static void
-add_header(struct request *req, char *line)
+add_header(struct postback_request *req, char *line)
 {
 	req->headers = xreallocarray(req->headers, req->nheaders + 1,
 	    sizeof(*req->headers));
@@ -131,8 +131,8 @@ has_content_type(const struct rule *r)
  * full URL.  webhook-id is already among the headers.
  */
 static void
-sign(const struct rule *r, const struct delivery *d, struct request *req,
-    const char *timestamp)
+sign(const struct rule *r, const struct delivery *d,
+    struct postback_request *req, const char *timestamp)
 {
 	unsigned char mac[HMAC_SHA256_LEN];
 	struct buf content, header;
@@ -159,7 +159,7 @@ sign(const struct rule *r, const struct delivery *d, struct request *req,
 
 void
 rule_build(const struct rule *r, const struct delivery *d,
-    struct request *req)
+    struct postback_request *req)
 {
 	struct macro_values mv;
 	struct buf b;
@@ -192,7 +192,7 @@ rule_build(const struct rule *r, const struct delivery *d,
 }
 
 void
-request_free(struct request *req)
+request_free(struct postback_request *req)
 {
 	size_t i;
 
@@ -211,8 +211,8 @@ request_free(struct request *req)
  * ends), encoded; its id is a hash of that encoding, and each version is
  * stored once in the firer's LMDB.
  */
-static void
-encode_rule(struct buf *b, const struct rule *r)
+void
+rule_encode(struct buf *b, const struct rule *r)
 {
 	size_t i;
 
@@ -259,9 +259,13 @@ decode_headers(struct wire_reader *r, struct rule *rule)
 	rule->headers = xcalloc(n ? n : 1, sizeof(*rule->headers));
 	for (i = 0; i < n; i++) {
 		if (wire_get_str(r, RECORD_NAME_MAX,
-		    &rule->headers[i].name) == -1 ||
-		    wire_get_str(r, RECORD_VALUE_MAX, &src) == -1)
+		    &rule->headers[i].name) == -1)
 			return -1;
+		if (wire_get_str(r, RECORD_VALUE_MAX, &src) == -1) {
+			free(rule->headers[i].name);
+			rule->headers[i].name = NULL;
+			return -1;
+		}
 		rule->nheaders++;
 		rule->headers[i].value = compile(src, TMPL_HEADER);
 		free(src);
@@ -279,8 +283,10 @@ decode_sending(struct wire_reader *r, struct rule *rule)
 	uint16_t n, i;
 	char *src;
 
-	if (wire_get_str(r, WIRE_MSG_MAX, &src) == -1 ||
-	    wire_get_u8(r, &ctx) == -1) {
+	if (wire_get_str(r, WIRE_MSG_MAX, &src) == -1)
+		return -1;
+	if (wire_get_u8(r, &ctx) == -1) {
+		free(src);
 		return -1;
 	}
 	if (*src && (rule->body = compile(src, (enum tmpl_context)ctx)) ==
@@ -309,8 +315,8 @@ decode_sending(struct wire_reader *r, struct rule *rule)
 	return 0;
 }
 
-static int
-decode_rule(const void *data, size_t len, struct rule *rule)
+int
+rule_decode(const void *data, size_t len, struct rule *rule)
 {
 	struct wire_reader r;
 	uint8_t version, post, status;
@@ -339,73 +345,35 @@ decode_rule(const void *data, size_t len, struct rule *rule)
 	return wire_done(&r);
 }
 
-struct version {
-	char		 id[RULE_VERSION_LEN + 1];
-	struct rule	 rule;
-	struct version	*next;
-};
-
-static struct version *versions;
-
-static void
-version_id(const struct buf *b, char *id)
+void
+rule_version_id(const struct buf *b, char *id)
 {
 	snprintf(id, RULE_VERSION_LEN + 1, "%016llx",
 	    (unsigned long long)fnv1a(FNV1A_INIT, b->data, b->len));
 }
 
+/*
+ * What an attempt's outcome means: ok on a 2xx; retry on a network
+ * error, a timeout, 408, 429 or 5xx while the rule's schedule has a
+ * next delay (Retry-After, when longer, wins); else failed.
+ */
 int
-rule_version_put(struct sched *s, struct store_txn *txn, const struct rule *r,
-    char *id)
+rule_outcome(const struct rule *r, const struct outcome *o, uint32_t attempt,
+    int64_t now, int64_t *next)
 {
-	struct buf b;
-	int rc;
+	int64_t delay;
 
-	buf_init(&b);
-	encode_rule(&b, r);
-	version_id(&b, id);
-	rc = sched_put_rule(s, txn, id, b.data, b.len);
-	buf_free(&b);
-	return rc;
-}
-
-const struct rule *
-rule_version_get(struct sched *s, const char *id)
-{
-	struct version *v;
-	struct buf b;
-
-	for (v = versions; v; v = v->next)
-		if (strcmp(v->id, id) == 0)
-			return &v->rule;
-	buf_init(&b);
-	if (sched_get_rule(s, id, &b) != STORE_OK) {
-		buf_free(&b);
-		return NULL;
+	*next = -1;
+	if (o->cancelled)
+		return ATTEMPT_CANCELLED;
+	if (o->http_status >= 200 && o->http_status < 300 && !o->curl_failed)
+		return ATTEMPT_OK;
+	if ((o->curl_failed || o->http_status == 408 ||
+	    o->http_status == 429 || o->http_status >= 500) && r != NULL &&
+	    (delay = rule_retry_delay(r, attempt + 1)) >= 0) {
+		*next = now + (o->retry_after_ms > delay ? o->retry_after_ms :
+		    delay);
+		return ATTEMPT_RETRY;
 	}
-	v = xcalloc(1, sizeof(*v));
-	snprintf(v->id, sizeof(v->id), "%s", id);
-	if (decode_rule(b.data, b.len, &v->rule) == -1) {
-		log_error("event=corrupt_record db=rules version=%s", id);
-		conf_rule_clear(&v->rule);
-		free(v);
-		buf_free(&b);
-		return NULL;
-	}
-	buf_free(&b);
-	v->next = versions;
-	versions = v;
-	return &v->rule;
-}
-
-void
-rule_versions_free(void)
-{
-	struct version *v;
-
-	while ((v = versions) != NULL) {
-		versions = v->next;
-		conf_rule_clear(&v->rule);
-		free(v);
-	}
+	return ATTEMPT_FAILED;
 }

@@ -21,8 +21,16 @@ static const char *const db_names[DB_COUNT] = {
 #define SCHED_SCAN_MAX	4096
 #define LOG_SEQ_KEY	"log_seq"
 
+/* A rule as a delivery made it, read once from the store and kept. */
+struct rule_version {
+	char			 id[RULE_VERSION_LEN + 1];
+	struct rule		 rule;
+	struct rule_version	*next;
+};
+
 struct sched {
 	struct store	*store;
+	struct rule_version *rules;	/* the versions read so far */
 	int		 instance;
 	uint64_t	 log_seq;	/* unique suffix of log keys */
 	struct retain_sweep prune_from;	/* see sched_prune_deliveries */
@@ -89,8 +97,15 @@ sched_open(struct daemon *d)
 void
 sched_close(struct sched *s)
 {
+	struct rule_version *v;
+
 	if (s == NULL)
 		return;
+	while ((v = s->rules) != NULL) {
+		s->rules = v->next;
+		conf_rule_clear(&v->rule);
+		free(v);
+	}
 	store_close(s->store);
 	free(s);
 }
@@ -159,7 +174,7 @@ sched_add(struct sched *s, struct store_txn *txn, const struct rule *r,
 	d.attempt = 1;
 	d.due_ms = now + r->delay_ms + (r->nretry ? r->retry_ms[0] : 0);
 	d.event = *ev;
-	if ((rc = rule_version_put(s, txn, r, d.rule_version)) != STORE_OK)
+	if ((rc = sched_rule_put(s, txn, r, d.rule_version)) != STORE_OK)
 		return rc;
 	rc = put_scheduled(txn, &d, rule_host_hash(r));
 	if (rc == STORE_OK)
@@ -223,7 +238,7 @@ done:
 }
 
 static int
-log_attempt(struct sched *s, struct store_txn *txn, const struct attempt *a)
+append_attempt(struct sched *s, struct store_txn *txn, const struct attempt *a)
 {
 	unsigned char key[LOGDB_KEY_LEN], txkey[LOGDB_TX_KEY_LEN];
 	struct buf b;
@@ -256,7 +271,7 @@ sched_finish(struct sched *s, struct store_txn *txn, const struct delivery *d,
 	struct delivery next;
 	int rc;
 
-	if ((rc = log_attempt(s, txn, a)) != STORE_OK)
+	if ((rc = append_attempt(s, txn, a)) != STORE_OK)
 		return rc;
 	/* Either may be gone already (a replay, an attempt never sent). */
 	sched_key(key, d->due_ms, d->postback_id);
@@ -275,27 +290,59 @@ sched_finish(struct sched *s, struct store_txn *txn, const struct delivery *d,
 }
 
 int
-sched_put_rule(struct sched *s, struct store_txn *txn, const char *id,
-    const void *data, size_t len)
+sched_rule_put(struct sched *s, struct store_txn *txn, const struct rule *r,
+    char *id)
 {
-	(void)s;
-	return store_put(txn, DB_RULES, id, strlen(id), data, len);
-}
-
-int
-sched_get_rule(struct sched *s, const char *id, struct buf *out)
-{
-	struct store_txn *txn;
-	struct store_val v;
+	struct buf b;
 	int rc;
 
-	if ((rc = store_begin(s->store, 0, &txn)) != STORE_OK)
-		return rc;
-	rc = store_get(txn, DB_RULES, id, strlen(id), &v);
-	if (rc == STORE_OK)
-		buf_add(out, v.data, v.len);
-	store_abort(txn);
+	(void)s;
+	buf_init(&b);
+	rule_encode(&b, r);
+	rule_version_id(&b, id);
+	rc = store_put(txn, DB_RULES, id, strlen(id), b.data, b.len);
+	buf_free(&b);
 	return rc;
+}
+
+/* A version read from the store, decoded; NULL if it is not there. */
+static struct rule_version *
+load_rule(struct sched *s, const char *id)
+{
+	struct rule_version *v = NULL;
+	struct store_txn *txn;
+	struct store_val val;
+
+	if (store_begin(s->store, 0, &txn) != STORE_OK)
+		return NULL;
+	if (store_get(txn, DB_RULES, id, strlen(id), &val) == STORE_OK) {
+		v = xcalloc(1, sizeof(*v));
+		snprintf(v->id, sizeof(v->id), "%s", id);
+		if (rule_decode(val.data, val.len, &v->rule) == -1) {
+			log_error("event=corrupt_record db=rules version=%s",
+			    id);
+			conf_rule_clear(&v->rule);
+			free(v);
+			v = NULL;
+		}
+	}
+	store_abort(txn);
+	return v;
+}
+
+const struct rule *
+sched_rule(struct sched *s, const char *id)
+{
+	struct rule_version *v;
+
+	for (v = s->rules; v; v = v->next)
+		if (strcmp(v->id, id) == 0)
+			return &v->rule;
+	if ((v = load_rule(s, id)) == NULL)
+		return NULL;
+	v->next = s->rules;
+	s->rules = v;
+	return &v->rule;
 }
 
 /* A conversion's identity: transaction, event name, order id. */
@@ -412,7 +459,7 @@ interrupted(struct sched *s, struct store_txn *txn, const char *pid,
 	a.txid = d.event.txid;
 	a.url = "";
 	a.error = "the firer stopped during this attempt";
-	rc = log_attempt(s, txn, &a);
+	rc = append_attempt(s, txn, &a);
 	sched_key(key, d.due_ms, pid);
 	if (rc == STORE_OK && d.due_ms >= 0)
 		store_del(txn, DB_SCHEDULE, key, sizeof(key));

@@ -27,27 +27,27 @@
 
 struct lane;
 
-struct job {
-	const struct request	*req;
+struct send_job {
+	const struct postback_request	*req;
 	void			*cookie;
 	const void		*host;	/* the lane it goes in */
 	int			 cap;	/* at most this many of its lane at once */
 	struct lane		*lane;
 	struct outcome		 outcome;
-	struct job		*next;
+	struct send_job		*next;
 };
 
 /* Jobs in order: the queues between the threads, and each lane's. */
-struct jobs {
-	struct job	*head;
-	struct job	*tail;
+struct send_jobs {
+	struct send_job	*head;
+	struct send_job	*tail;
 };
 
 /* The requests to one host: those waiting, and how many are sent. */
 struct lane {
 	const void	*host;
 	int		 sending;
-	struct jobs	 waiting;
+	struct send_jobs	 waiting;
 	struct lane	*hnext;
 	struct lane	*next;		/* in lanes.all */
 };
@@ -59,7 +59,7 @@ struct lanes {
 };
 
 struct queue {
-	struct jobs	 jobs;
+	struct send_jobs	 jobs;
 	int		 fd;		/* readable when jobs was empty */
 };
 
@@ -74,7 +74,7 @@ struct sender {
 
 /* Append the chain first..last; 1 when the list was empty. */
 static int
-jobs_append(struct jobs *l, struct job *first, struct job *last)
+jobs_append(struct send_jobs *l, struct send_job *first, struct send_job *last)
 {
 	int was_empty = l->head == NULL;
 
@@ -87,10 +87,10 @@ jobs_append(struct jobs *l, struct job *first, struct job *last)
 	return was_empty;
 }
 
-static struct job *
-jobs_pop(struct jobs *l)
+static struct send_job *
+jobs_pop(struct send_jobs *l)
 {
-	struct job *job = l->head;
+	struct send_job *job = l->head;
 
 	if (job != NULL && (l->head = job->next) == NULL)
 		l->tail = NULL;
@@ -98,9 +98,9 @@ jobs_pop(struct jobs *l)
 }
 
 static void
-jobs_free(struct jobs *l)
+jobs_free(struct send_jobs *l)
 {
-	struct job *job;
+	struct send_job *job;
 
 	while ((job = jobs_pop(l)) != NULL)
 		free(job);
@@ -111,7 +111,7 @@ jobs_free(struct jobs *l)
  * the queue empty wakes it, which reads the wake-up before it takes.
  */
 static void
-hand(struct sender *s, struct queue *q, struct jobs *chain)
+hand(struct sender *s, struct queue *q, struct send_jobs *chain)
 {
 	int was_empty;
 
@@ -132,10 +132,10 @@ clear(int fd)
 }
 
 /* Take the whole queue; its fd is read first, so nothing is missed. */
-static struct job *
+static struct send_job *
 take(struct sender *s, struct queue *q)
 {
-	struct job *jobs;
+	struct send_job *jobs;
 
 	clear(q->fd);
 	pthread_mutex_lock(&s->lock);
@@ -146,7 +146,7 @@ take(struct sender *s, struct queue *q)
 }
 
 static void
-not_started(struct job *job)
+not_started(struct send_job *job)
 {
 	memset(&job->outcome, 0, sizeof(job->outcome));
 	snprintf(job->outcome.snippet, sizeof(job->outcome.snippet), "%s",
@@ -187,10 +187,10 @@ lanes_free(struct lanes *ls)
 
 /* Start what the lanes' caps allow; those that cannot start go to done. */
 static void
-start_lanes(struct deliverer *d, struct lanes *ls, struct jobs *done)
+start_lanes(struct deliverer *d, struct lanes *ls, struct send_jobs *done)
 {
 	struct lane *l;
-	struct job *job;
+	struct send_job *job;
 
 	for (l = ls->all; l; l = l->next)
 		while (l->waiting.head != NULL &&
@@ -208,9 +208,9 @@ start_lanes(struct deliverer *d, struct lanes *ls, struct jobs *done)
 }
 
 static void
-enqueue(struct lanes *ls, struct job *jobs)
+enqueue(struct lanes *ls, struct send_job *jobs)
 {
-	struct job *job, *next;
+	struct send_job *job, *next;
 
 	for (job = jobs; job; job = next) {
 		next = job->next;
@@ -225,8 +225,8 @@ sender_main(void *arg)
 	struct sender *s = arg;
 	struct deliverer *d = deliver_new();
 	struct lanes ls;
-	struct jobs done;
-	struct job *job;
+	struct send_jobs done;
+	struct send_job *job;
 	struct outcome o;
 	int stopping;
 
@@ -278,11 +278,11 @@ sender_start(void)
 }
 
 void
-sender_send(struct sender *s, const struct request **reqs, void **cookies,
-    const void **hosts, int cap, int n)
+sender_send(struct sender *s, const struct postback_request **reqs,
+    void **cookies, const void **hosts, int cap, int n)
 {
-	struct jobs chain = { NULL, NULL };
-	struct job *job;
+	struct send_jobs chain = { NULL, NULL };
+	struct send_job *job;
 	int i;
 
 	for (i = 0; i < n; i++) {
@@ -305,7 +305,7 @@ sender_fd(const struct sender *s)
 int
 sender_take(struct sender *s, struct outcome *out, int max)
 {
-	struct job *job;
+	struct send_job *job;
 	int n = 0;
 
 	clear(s->done.fd);

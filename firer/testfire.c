@@ -123,7 +123,7 @@ secret_header(const char *line)
 }
 
 static void
-print_request(const struct request *req)
+print_request(const struct postback_request *req)
 {
 	size_t i, n;
 
@@ -143,7 +143,7 @@ print_request(const struct request *req)
 }
 
 static int
-send_once(const struct request *req)
+send_once(const struct postback_request *req)
 {
 	struct deliverer *dl = deliver_new();
 	struct outcome o;
@@ -172,7 +172,7 @@ testfire(const struct conf *conf, const char *name, char **pairs, int n,
     int dry_run)
 {
 	const struct rule *r = conf_rule(conf, name);
-	struct request req;
+	struct postback_request req;
 	struct delivery d;
 	int rc = 2;
 

@@ -69,35 +69,6 @@ endpoint_allows_post(enum endpoint ep)
 	return 0;
 }
 
-void
-answer_set(struct answer *a, int status, const char *fmt, ...)
-{
-	va_list ap;
-
-	free(a->body);
-	va_start(ap, fmt);
-	a->body = xvasprintf(fmt, ap);
-	va_end(ap);
-	a->status = status;
-}
-
-void
-answer_gif(struct answer *a)
-{
-	free(a->body);
-	a->body = NULL;
-	a->status = 200;
-	a->gif = 1;
-}
-
-void
-answer_free(struct answer *a)
-{
-	free(a->body);
-	free(a->location);
-	memset(a, 0, sizeof(*a));
-}
-
 /* Percent-decode s[0..n) ('+' is a space); -1 on a bad escape or NUL. */
 static int
 url_decode(const char *s, size_t n, struct buf *out)
@@ -234,8 +205,7 @@ copy_params(const struct conf *conf, const char *offer_id,
 
 	/* Within what a record can carry (RECORD_ATTRS_MAX and the rest). */
 	if (params->n > INGEST_PARAMS_MAX) {
-		answer_set(ans, 400, "error=too_many_parameters max=%d",
-		    INGEST_PARAMS_MAX);
+		answer_too_many_parameters(ans);
 		return -1;
 	}
 	for (i = 0; i < params->n; i++) {
@@ -243,7 +213,7 @@ copy_params(const struct conf *conf, const char *offer_id,
 		if ((alias = conf_alias(conf, offer_id, name)) != NULL)
 			name = alias;
 		if (strlen(params->v[i].value) > value_max(name)) {
-			answer_set(ans, 400, "error=value_too_long name=%s",
+			answer_error_name(ans, 400, "value_too_long",
 			    in_names(ours, name) ? name : "param");
 			return -1;
 		}
@@ -252,7 +222,7 @@ copy_params(const struct conf *conf, const char *offer_id,
 		if (in_names(ours, name)) {
 			attrs_set(&hit->attrs, name, params->v[i].value);
 		} else if (strlen(name) > INGEST_NAME_MAX) {
-			answer_set(ans, 400, "error=name_too_long");
+			answer_error(ans, 400, "name_too_long");
 			return -1;
 		} else {
 			char *key = xasprintf("param.%s", name);
@@ -285,7 +255,7 @@ require(const char *value, const char *name, struct answer *ans)
 {
 	if (value != NULL && *value != '\0')
 		return 0;
-	answer_set(ans, 400, "error=missing_parameter name=%s", name);
+	answer_error_name(ans, 400, "missing_parameter", name);
 	return -1;
 }
 
@@ -352,7 +322,7 @@ handle_click(struct ingest *in, const struct request_info *ri,
 	    "publisher", ans) == -1)
 		return -1;
 	if ((offer = conf_offer(conf, offer_id)) == NULL) {
-		answer_set(ans, 404, "error=unknown_offer");
+		answer_error(ans, 404, "unknown_offer");
 		return -1;
 	}
 	if (copy_params(conf, offer_id, ri->params, click_params, hit,
@@ -369,8 +339,7 @@ handle_click(struct ingest *in, const struct request_info *ri,
 	}
 	buf_init(&url);
 	tmpl_expand(offer->url, lookup_hit, hit, &url);
-	ans->location = buf_release(&url);
-	answer_set(ans, 302, "transaction_id=%s", hit->txid);
+	answer_redirect(ans, hit->txid, buf_release(&url));
 	return 0;
 }
 
@@ -397,7 +366,7 @@ check_token(const struct conf *conf, const char *secure, struct hit *hit,
 			return 0;
 		}
 	}
-	answer_set(ans, 403, "error=bad_token");
+	answer_error(ans, 403, "bad_token");
 	return -1;
 }
 
@@ -409,9 +378,9 @@ check_conversion_values(const struct hit *hit, struct answer *ans)
 	if (bad == NULL)
 		return 0;
 	if (strcmp(bad, "status") == 0)
-		answer_set(ans, 400, "error=bad_status");
+		answer_error(ans, 400, "bad_status");
 	else
-		answer_set(ans, 400, "error=bad_amount name=%s", bad);
+		answer_error_name(ans, 400, "bad_amount", bad);
 	return -1;
 }
 
@@ -440,7 +409,7 @@ token_and_transaction(const struct conf *conf, const struct request_info *ri,
 	if (require(txid, "transaction_id", ans) == -1)
 		return -1;
 	if (txid_parse(txid, hit->txid) == -1) {
-		answer_set(ans, 400, "error=bad_transaction_id");
+		answer_error(ans, 400, "bad_transaction_id");
 		return -1;
 	}
 	return 0;
@@ -463,8 +432,7 @@ handle_postback(struct ingest *in, const struct request_info *ri,
 	if (kind == HIT_PIXEL)
 		answer_gif(ans);
 	else
-		answer_set(ans, 202, "result=accepted transaction_id=%s",
-		    hit->txid);
+		answer_accepted(ans, hit->txid);
 	return 0;
 }
 
@@ -482,7 +450,7 @@ handle_clickless(struct ingest *in, const struct request_info *ri,
 	    require(offer_id, "offer_id", ans) == -1)
 		return -1;
 	if (conf_offer(conf, offer_id) == NULL) {
-		answer_set(ans, 404, "error=unknown_offer");
+		answer_error(ans, 404, "unknown_offer");
 		return -1;
 	}
 	if (copy_params(conf, offer_id, ri->params, clickless_params, hit,
@@ -491,7 +459,7 @@ handle_clickless(struct ingest *in, const struct request_info *ri,
 	hit->kind = HIT_CLICKLESS;
 	new_transaction(in, hit);
 	set_conversion_context(ri, hit);
-	answer_set(ans, 202, "result=accepted transaction_id=%s", hit->txid);
+	answer_accepted(ans, hit->txid);
 	return 0;
 }
 
@@ -509,7 +477,7 @@ handle_reject(struct ingest *in, const struct request_info *ri,
 		return -1;
 	hit->kind = HIT_REJECT;
 	set_time_attr(hit, "conversion_time");
-	answer_set(ans, 202, "result=accepted transaction_id=%s", hit->txid);
+	answer_accepted(ans, hit->txid);
 	return 0;
 }
 
@@ -557,13 +525,11 @@ hit_handle(struct ingest *in, const struct request_info *ri, struct job *job,
 		rc = handle_reject(in, ri, &hit, ans);
 		break;
 	case EP_HEALTHZ:
-		if (spool_healthy(in->spool))
-			answer_set(ans, 200, "ok");
-		else
-			answer_set(ans, 503, "error=unavailable");
+		answer_healthz(ans, __atomic_load_n(&in->healthy,
+		    __ATOMIC_RELAXED));
 		break;
 	default:
-		answer_set(ans, 501, "error=not_implemented");
+		answer_error(ans, 501, "not_implemented");
 		break;
 	}
 	/*
@@ -573,7 +539,7 @@ hit_handle(struct ingest *in, const struct request_info *ri, struct job *job,
 	 */
 	if (rc == 0 && txid_shard(hit.txid) >=
 	    in->daemon->conf->matcher_endpoints.n) {
-		answer_set(ans, 503, "error=unknown_shard");
+		answer_error(ans, 503, "unknown_shard");
 		if (ri->endpoint == EP_PIXEL)
 			pixel_error(ri, ans);
 		rc = -1;

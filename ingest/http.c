@@ -52,6 +52,7 @@
  */
 #define HTTP_ANSWER_ROOM	8100
 #define HTTP_ANSWER_FIXED	128	/* status line, Date, Content-Length */
+#define HTTP_REPORT_MAX		256	/* requests woken at once */
 
 enum request_state {
 	RQ_NEW,		/* headers seen, body may follow */
@@ -307,9 +308,9 @@ refuse_without_room(struct request *req, const struct request_values *rv)
 		return 0;
 	answer_free(&req->ans);
 	if (req->line_len > rv->header_bytes)
-		answer_set(&req->ans, 414, "error=uri_too_long");
+		answer_error(&req->ans, 414, "uri_too_long");
 	else
-		answer_set(&req->ans, 431, "error=headers_too_large");
+		answer_error(&req->ans, 431, "headers_too_large");
 	return 1;
 }
 
@@ -326,9 +327,9 @@ process(struct request *req)
 
 	attrs_init(&params);
 	if (read_params(req, &rv) == -1)
-		answer_set(&req->ans, 400, "error=malformed_request");
+		answer_error(&req->ans, 400, "malformed_request");
 	if (req->early_status == 415)
-		answer_set(&req->ans, 415, "error=unsupported_media_type");
+		answer_error(&req->ans, 415, "unsupported_media_type");
 	if (req->ans.body) {
 		attrs_free(&params);
 		return respond(req);
@@ -356,7 +357,7 @@ process(struct request *req)
 	/* Wait first: the spool may answer it as soon as it has it. */
 	req->state = RQ_WAIT;
 	req->in_thread = !job->wait;
-	job->req = req;
+	job->cookie = req;
 	if (!req->in_thread)
 		MHD_suspend_connection(req->conn);
 	spool_submit(in->spool, job);
@@ -402,23 +403,21 @@ early_answer(struct request *req)
 {
 	switch (req->early_status) {
 	case 404:
-		answer_set(&req->ans, 404, "error=not_found");
+		answer_error(&req->ans, 404, "not_found");
 		break;
 	case 405:
-		answer_set(&req->ans, 405, "error=method_not_allowed");
-		req->ans.allow = endpoint_allows_post(req->endpoint) ?
-		    "GET, POST" : req->endpoint == EP_HEALTHZ ? "GET, HEAD" :
-		    "GET";
+		answer_method_not_allowed(&req->ans,
+		    endpoint_allows_post(req->endpoint),
+		    req->endpoint == EP_HEALTHZ);
 		break;
 	case 400:
-		answer_set(&req->ans, 400, "error=too_many_parameters max=%d",
-		    INGEST_PARAMS_MAX);
+		answer_too_many_parameters(&req->ans);
 		break;
 	case 414:
-		answer_set(&req->ans, 414, "error=uri_too_long");
+		answer_error(&req->ans, 414, "uri_too_long");
 		break;
 	default:
-		answer_set(&req->ans, 413, "error=request_too_large");
+		answer_error(&req->ans, 413, "request_too_large");
 		break;
 	}
 	return respond(req);
@@ -521,8 +520,8 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
  * broadcast (one per request made both HTTP threads wake, and fight for
  * the lock, for every click).  Once marked, a request may be gone.
  */
-void
-http_stored_group(struct request **reqs, size_t n)
+static void
+stored_group(struct request **reqs, size_t n)
 {
 	size_t i;
 
@@ -535,24 +534,33 @@ http_stored_group(struct request **reqs, size_t n)
 	pthread_mutex_unlock(&stored_lock);
 }
 
-void
-http_stored(struct request *req)
+/* A suspended request's answer is ready: resume it. */
+static void
+resume(struct request *req)
 {
-	if (req->in_thread) {
-		http_stored_group(&req, 1);
-		return;
-	}
 	req->state = RQ_READY;
 	MHD_resume_connection(req->conn);
 }
 
 void
-http_answer(struct request *req, int status, const char *body)
+http_report(void *arg, struct job **jobs, size_t n,
+    enum spool_outcome outcome, const struct verdict *v)
 {
-	answer_set(&req->ans, status, "%s", body);
-	free(req->ans.location);
-	req->ans.location = NULL;
-	http_stored(req);
+	struct request *waiting[HTTP_REPORT_MAX], *req;
+	size_t i, nwaiting = 0;
+
+	(void)arg;
+	for (i = 0; i < n; i++) {
+		req = jobs[i]->cookie;
+		answer_outcome(&req->ans, outcome, v, jobs[i]->txid);
+		if (!req->in_thread)
+			resume(req);
+		else if (nwaiting < nitems(waiting))
+			waiting[nwaiting++] = req;
+		else
+			stored_group(&req, 1);
+	}
+	stored_group(waiting, nwaiting);
 }
 
 /*

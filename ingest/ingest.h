@@ -26,12 +26,6 @@ struct answer {
 	int	 gif;		/* the 1x1 transparent GIF instead */
 };
 
-void	answer_set(struct answer *, int status, const char *fmt, ...)
-	    PRINTF_LIKE(3, 4);
-void	answer_gif(struct answer *);
-/* Free what it holds and make it empty again (no status, no GIF). */
-void	answer_free(struct answer *);
-
 /* The endpoints of ingest(8). */
 enum endpoint {
 	EP_NONE,
@@ -44,9 +38,19 @@ enum endpoint {
 	EP_HEALTHZ,
 };
 
+/* What became of a hit handed to the spool (spool_open's report). */
+enum spool_outcome {
+	SPOOL_STORED,		/* committed: a click is answered now */
+	SPOOL_VERDICT,		/* stored, and the matcher's verdict came */
+	SPOOL_NO_VERDICT,	/* stored and synced, no verdict in time */
+	SPOOL_FULL,		/* not stored: spool-max or the disk */
+	SPOOL_ERROR,		/* not stored: the store failed */
+	SPOOL_STOPPING,		/* not stored: ingest is stopping */
+};
+
 /* A hit on its way from an HTTP request to the spool. */
 struct job {
-	struct request	*req;		/* http.c's, answered when done */
+	void		*cookie;	/* the submitter's, in the report */
 	unsigned	 shard;
 	int		 conversion;	/* synced before it is answered */
 	int		 wait;		/* answered with the verdict */
@@ -62,7 +66,8 @@ struct ingest {
 	struct daemon	*daemon;
 	pthread_rwlock_t conf_lock;	/* SIGHUP swaps daemon->conf */
 	struct spool	*spool;
-	unsigned	 next_shard;	/* clicks spread over shards */
+	int		 healthy;	/* atomic: the spool takes hits */
+	unsigned	 next_shard;	/* clickless spread over shards */
 };
 
 /* hit.c: parameters in, a hit (or an immediate answer) out. */
@@ -88,29 +93,50 @@ void		 client_address(const struct conf *, const char *peer,
 int		 hit_handle(struct ingest *, const struct request_info *,
 		    struct job *, struct answer *);
 
+/* answer.c: every answer ingest gives.  The GIF or one text line. */
+void	answer_free(struct answer *);	/* and make it empty again */
+void	answer_gif(struct answer *);
+void	answer_error(struct answer *, int status, const char *word);
+void	answer_error_name(struct answer *, int status, const char *word,
+	    const char *name);
+void	answer_too_many_parameters(struct answer *);
+/* 405, with the methods allowed: GET, and POST or HEAD if they are. */
+void	answer_method_not_allowed(struct answer *, int post, int head);
+/* 302 to location (taken over). */
+void	answer_redirect(struct answer *, const char *txid, char *location);
+void	answer_accepted(struct answer *, const char *txid);
+void	answer_healthz(struct answer *, int healthy);
+void	answer_outcome(struct answer *, enum spool_outcome,
+	    const struct verdict *, const char *txid);
+
+/*
+ * spool.c: the LMDB spool and the hand-off to the matchers.  It never
+ * sees a request: it tells what became of each job submitted through
+ * report (in the spool's thread; the jobs are freed after), and whether
+ * it takes hits through *healthy.
+ */
+struct spool;
+typedef void	(*spool_report_fn)(void *arg, struct job **, size_t n,
+		    enum spool_outcome, const struct verdict *);
+struct spool	*spool_open(struct daemon *, int *healthy, spool_report_fn,
+		    void *arg);
+void		 spool_close(struct spool *);
+/* From any thread: queue a job for the spool thread (takes ownership). */
+void		 spool_submit(struct spool *, struct job *);
+/* In the spool's thread: store, hand over, read verdicts, once. */
+void		 spool_turn(struct spool *);
+/* Once no request comes in: store what is queued, refuse what comes. */
+void		 spool_drain(struct spool *);
+
 /* http.c: the only caller of libmicrohttpd. */
 struct http;
 struct http	*http_start(struct ingest *);
 /* Stop accepting new connections. */
 void		 http_quiesce(struct http *);
 void		 http_stop(struct http *);
-/* The hit of this request is stored: answer what was prepared. */
-void		 http_stored(struct request *);
-/* The same for requests that wait in their thread, in one wake-up. */
-void		 http_stored_group(struct request **, size_t);
-/* Answer now with status and a text line. */
-void		 http_answer(struct request *, int status, const char *body);
-
-/* spool.c: the LMDB spool and the hand-off to the matchers. */
-struct spool;
-struct spool	*spool_open(struct daemon *);
-void		 spool_close(struct spool *);
-/* From any thread: queue a job for the spool thread (takes ownership). */
-void		 spool_submit(struct spool *, struct job *);
-/* Whether hits can be accepted now. */
-int		 spool_healthy(struct spool *);
-/* The spool thread's loop; returns when daemon_stopping and drained. */
-void		 spool_run(struct spool *, struct ingest *, struct http *);
+/* The spool's report: answer the requests of jobs. */
+void		 http_report(void *http, struct job **, size_t n,
+		    enum spool_outcome, const struct verdict *);
 
 void		 job_free(struct job *);
 

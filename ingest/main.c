@@ -27,6 +27,26 @@ option(struct daemon *d, int ch, const char *arg)
 	return 0;
 }
 
+static void
+reload(struct ingest *in)
+{
+	daemon_reloading = 0;
+	pthread_rwlock_wrlock(&in->conf_lock);
+	daemon_reload(in->daemon);
+	pthread_rwlock_unlock(&in->conf_lock);
+}
+
+/* The spool's thread: this one, until asked to stop. */
+static void
+run(struct ingest *in)
+{
+	while (!daemon_stopping) {
+		if (daemon_reloading)
+			reload(in);
+		spool_turn(in->spool);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -48,7 +68,8 @@ main(int argc, char **argv)
 		return rc;
 	}
 	pthread_rwlock_init(&in.conf_lock, NULL);
-	if ((in.spool = spool_open(&d)) == NULL)
+	if ((in.spool = spool_open(&d, &in.healthy, http_report, NULL)) ==
+	    NULL)
 		fatal("event=start error=\"cannot open the spool\"");
 	if ((http = http_start(&in)) == NULL)
 		fatal("event=start error=\"cannot listen\"");
@@ -56,7 +77,10 @@ main(int argc, char **argv)
 		fatal("event=start error=\"cannot serve metrics\"");
 	log_info("event=ready sender=%s shards=%zu", d.sender_id,
 	    d.conf->matcher_endpoints.n);
-	spool_run(in.spool, &in, http);
+	run(&in);
+	/* Stop taking requests, store what came, then stop HTTP. */
+	http_quiesce(http);
+	spool_drain(in.spool);
 	http_stop(http);
 	spool_close(in.spool);
 	metrics_stop();

@@ -1,8 +1,10 @@
 /*
  * The spool thread: it alone writes ingest's LMDB and owns its ZeroMQ
  * sockets.  HTTP threads queue jobs; the thread commits them in groups
- * (synced when a conversion is among them), answers the requests, and
- * hands the hits to the matcher shards through the outbox (handoff.c).
+ * (synced when a conversion is among them), tells what became of each
+ * through the report it was handed (stored, a verdict, no verdict in
+ * time, refused and why), and hands the hits to the matcher shards
+ * through the outbox (handoff.c).  It never sees a request.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -53,7 +55,9 @@ struct spool {
 	int		 wake_fd;
 	struct job	*waiting;	/* stored conversions, oldest first */
 	struct job	*waiting_tail;
-	int		 healthy;
+	int		*healthy;	/* atomic, the owner's */
+	spool_report_fn	 report;
+	void		*report_arg;
 	int64_t		 probe_ms;	/* when to try storing again */
 	pthread_t	 syncer;	/* syncs what the spool asks, and */
 	int		 syncing;	/* every second anyway */
@@ -154,12 +158,16 @@ take_sync(struct spool *sp)
 }
 
 struct spool *
-spool_open(struct daemon *d)
+spool_open(struct daemon *d, int *healthy, spool_report_fn report,
+    void *arg)
 {
 	struct spool *sp = xcalloc(1, sizeof(*sp));
 	char *dir = daemon_state_dir(d);
 
 	sp->daemon = d;
+	sp->healthy = healthy;
+	sp->report = report;
+	sp->report_arg = arg;
 	sp->wake_fd = -1;
 	pthread_mutex_init(&sp->lock, NULL);
 	pthread_mutex_init(&sp->sync_lock, NULL);
@@ -180,7 +188,7 @@ spool_open(struct daemon *d)
 	outbox_send_after_sync(sp->outbox);
 	if ((sp->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
 		goto fail;
-	sp->healthy = 1;
+	__atomic_store_n(sp->healthy, 1, __ATOMIC_RELAXED);
 	sp->syncing = 1;
 	if (pthread_create(&sp->syncer, NULL, syncer, sp) != 0) {
 		sp->syncing = 0;
@@ -221,6 +229,15 @@ spool_close(struct spool *sp)
 	free(sp);
 }
 
+/* Tell what became of one job, and let it go. */
+static void
+tell(struct spool *sp, struct job *job, enum spool_outcome outcome,
+    const struct verdict *v)
+{
+	sp->report(sp->report_arg, &job, 1, outcome, v);
+	job_free(job);
+}
+
 void
 spool_submit(struct spool *sp, struct job *job)
 {
@@ -230,8 +247,7 @@ spool_submit(struct spool *sp, struct job *job)
 	pthread_mutex_lock(&sp->lock);
 	if (sp->closed) {
 		pthread_mutex_unlock(&sp->lock);
-		http_answer(job->req, 503, "error=shutting_down");
-		job_free(job);
+		tell(sp, job, SPOOL_STOPPING, NULL);
 		return;
 	}
 	if (sp->tail)
@@ -248,12 +264,6 @@ spool_submit(struct spool *sp, struct job *job)
 	 */
 	if (first && eventfd_wake(sp->wake_fd) == -1)
 		log_warn("event=wake error=\"%s\"", strerror(errno));
-}
-
-int
-spool_healthy(struct spool *sp)
-{
-	return __atomic_load_n(&sp->healthy, __ATOMIC_RELAXED);
 }
 
 static struct job *
@@ -275,7 +285,7 @@ fail_jobs(struct spool *sp, struct job *jobs, int rc)
 {
 	struct job *next;
 
-	__atomic_store_n(&sp->healthy, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(sp->healthy, 0, __ATOMIC_RELAXED);
 	sp->probe_ms = mono_ms() + 1000;
 	if (!sp->full_logged)
 		log_error("event=spool_refused reason=%s spool_bytes=%llu",
@@ -284,9 +294,8 @@ fail_jobs(struct spool *sp, struct job *jobs, int rc)
 	sp->full_logged = 1;
 	for (; jobs; jobs = next) {
 		next = jobs->next;
-		http_answer(jobs->req, 503, rc == STORE_FULL ?
-		    "error=spool_full" : "error=storage_error");
-		job_free(jobs);
+		tell(sp, jobs, rc == STORE_FULL ? SPOOL_FULL : SPOOL_ERROR,
+		    NULL);
 	}
 }
 
@@ -298,7 +307,7 @@ accepting(struct spool *sp)
 		log_info("event=spool_accepting spool_bytes=%llu",
 		    (unsigned long long)outbox_bytes(sp->outbox));
 	sp->full_logged = 0;
-	__atomic_store_n(&sp->healthy, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(sp->healthy, 1, __ATOMIC_RELAXED);
 }
 
 static void
@@ -313,15 +322,24 @@ wait_for_verdict(struct spool *sp, struct job *job)
 	sp->waiting_tail = job;
 }
 
-/*
- * After the commit: clicks are answered (all those waiting in an HTTP
- * thread woken at once), conversions wait.
- */
+/* The jobs told stored in one report (one wake-up), then let go. */
 static void
-answer_stored(struct spool *sp, struct job *jobs)
+tell_stored(struct spool *sp, struct job **jobs, size_t n)
 {
-	struct request *reqs[SPOOL_ANSWER_GROUP];
-	struct job *next;
+	size_t i;
+
+	if (n == 0)
+		return;
+	sp->report(sp->report_arg, jobs, n, SPOOL_STORED, NULL);
+	for (i = 0; i < n; i++)
+		job_free(jobs[i]);
+}
+
+/* After the commit: clicks are told stored, conversions wait. */
+static void
+report_stored(struct spool *sp, struct job *jobs)
+{
+	struct job *group[SPOOL_ANSWER_GROUP], *next;
 	size_t n = 0;
 
 	for (; jobs; jobs = next) {
@@ -331,14 +349,13 @@ answer_stored(struct spool *sp, struct job *jobs)
 			continue;
 		}
 		log_debug("event=stored transaction_id=%s", jobs->txid);
-		reqs[n++] = jobs->req;
-		job_free(jobs);
-		if (n == nitems(reqs)) {
-			http_stored_group(reqs, n);
+		group[n++] = jobs;
+		if (n == nitems(group)) {
+			tell_stored(sp, group, n);
 			n = 0;
 		}
 	}
-	http_stored_group(reqs, n);
+	tell_stored(sp, group, n);
 }
 
 /*
@@ -381,7 +398,7 @@ over_limit(struct spool *sp, struct job **jobs)
 
 /* One group commit of every job queued so far. */
 static void
-store_jobs(struct spool *sp, struct job *jobs)
+commit_jobs(struct spool *sp, struct job *jobs)
 {
 	unsigned ndest = outbox_ndest(sp->outbox);
 	struct store_txn *txn;
@@ -425,27 +442,8 @@ store_jobs(struct spool *sp, struct job *jobs)
 		want_sync(sp);
 	if (over == NULL)
 		accepting(sp);
-	answer_stored(sp, jobs);
+	report_stored(sp, jobs);
 }
-
-static void
-answer_verdict(struct job *job, const struct verdict *v)
-{
-	char reason[VERDICT_REASON_MAX * 4 + 3], *line;
-
-	/* An advertiser's reason may hold spaces: quote it as logs do. */
-	if (v->result == VERDICT_REJECTED)
-		line = xasprintf("result=rejected reason=%s transaction_id=%s",
-		    log_value(reason, sizeof(reason), v->reason[0] ?
-		    v->reason : "rejected"), job->txid);
-	else
-		line = xasprintf("result=%s transaction_id=%s",
-		    verdict_name(v->result), job->txid);
-	http_answer(job->req, 200, line);
-	free(line);
-}
-
-static void answer_accepted(struct job *);
 
 static void
 on_verdict(void *arg, unsigned dest, struct wire_reader *r)
@@ -470,20 +468,7 @@ on_verdict(void *arg, unsigned dest, struct wire_reader *r)
 		sp->waiting_tail = prev;
 	metric_observe_ms(sp->m_verdict_ms, (double)(mono_ms() -
 	    (job->deadline_ms - INGEST_VERDICT_WAIT_MS)));
-	if (v.result == VERDICT_HELD)
-		answer_accepted(job);	/* held for its click: no verdict yet */
-	else
-		answer_verdict(job, &v);
-	job_free(job);
-}
-
-static void
-answer_accepted(struct job *job)
-{
-	char *line = xasprintf("result=accepted transaction_id=%s", job->txid);
-
-	http_answer(job->req, 202, line);
-	free(line);
+	tell(sp, job, SPOOL_VERDICT, &v);
 }
 
 /*
@@ -501,8 +486,7 @@ expire_waiting(struct spool *sp, int all)
 		sp->waiting = job->next;
 		if (sp->waiting == NULL)
 			sp->waiting_tail = NULL;
-		answer_accepted(job);
-		job_free(job);
+		tell(sp, job, SPOOL_NO_VERDICT, NULL);
 	}
 }
 
@@ -517,7 +501,8 @@ probe(struct spool *sp)
 	struct store_txn *txn;
 	unsigned char v[9];
 
-	if (spool_healthy(sp) || mono_ms() < sp->probe_ms)
+	if (__atomic_load_n(sp->healthy, __ATOMIC_RELAXED) ||
+	    mono_ms() < sp->probe_ms)
 		return;
 	sp->probe_ms = mono_ms() + 1000;
 	if (outbox_bytes(sp->outbox) >= spool_limit(sp->daemon->conf))
@@ -536,15 +521,6 @@ probe(struct spool *sp)
 }
 
 static void
-reload(struct ingest *in)
-{
-	daemon_reloading = 0;
-	pthread_rwlock_wrlock(&in->conf_lock);
-	daemon_reload(in->daemon);
-	pthread_rwlock_unlock(&in->conf_lock);
-}
-
-static void
 wait_for_work(struct spool *sp)
 {
 	struct bus_sock *socks[BUS_POLL_MAX];
@@ -555,33 +531,32 @@ wait_for_work(struct spool *sp)
 }
 
 void
-spool_run(struct spool *sp, struct ingest *in, struct http *http)
+spool_turn(struct spool *sp)
 {
 	struct job *jobs;
-	int quiesced = 0;
 
-	for (;;) {
-		if (daemon_stopping && !quiesced) {
-			log_info("event=stopping pending=%llu",
-			    (unsigned long long)outbox_pending(sp->outbox));
-			http_quiesce(http);
-			quiesced = 1;
-		}
-		if (daemon_reloading)
-			reload(in);
-		wait_for_work(sp);
-		take_sync(sp);
-		if ((jobs = take_jobs(sp)) != NULL)
-			store_jobs(sp, jobs);
-		outbox_read_acks(sp->outbox, on_verdict, sp);
-		outbox_flush(sp->outbox);
-		expire_waiting(sp, 0);
-		probe(sp);
-		metric_set(sp->m_records, (int64_t)outbox_pending(sp->outbox));
-		metric_set(sp->m_bytes, (int64_t)outbox_bytes(sp->outbox));
-		if (quiesced && sp->head == NULL)
-			break;
-	}
+	wait_for_work(sp);
+	take_sync(sp);
+	if ((jobs = take_jobs(sp)) != NULL)
+		commit_jobs(sp, jobs);
+	outbox_read_acks(sp->outbox, on_verdict, sp);
+	outbox_flush(sp->outbox);
+	expire_waiting(sp, 0);
+	probe(sp);
+	metric_set(sp->m_records, (int64_t)outbox_pending(sp->outbox));
+	metric_set(sp->m_bytes, (int64_t)outbox_bytes(sp->outbox));
+}
+
+void
+spool_drain(struct spool *sp)
+{
+	struct job *jobs;
+
+	log_info("event=stopping pending=%llu",
+	    (unsigned long long)outbox_pending(sp->outbox));
+	do
+		spool_turn(sp);
+	while (sp->head != NULL);
 	/* Requests on open connections may still come: refuse them. */
 	pthread_mutex_lock(&sp->lock);
 	sp->closed = 1;
@@ -589,6 +564,6 @@ spool_run(struct spool *sp, struct ingest *in, struct http *http)
 	sp->head = sp->tail = NULL;
 	pthread_mutex_unlock(&sp->lock);
 	if (jobs)
-		store_jobs(sp, jobs);
+		commit_jobs(sp, jobs);
 	expire_waiting(sp, 1);
 }

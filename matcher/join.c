@@ -110,7 +110,7 @@ emit_origin(struct matcher *m, struct store_txn *txn, const struct hit *hit,
  * middle splits them half full).
  */
 static int
-store_origin(struct matcher *m, struct store_txn *txn, const struct hit *hit)
+save_origin(struct matcher *m, struct store_txn *txn, const struct hit *hit)
 {
 	struct hit h = *hit;
 	struct buf rec;
@@ -531,7 +531,7 @@ join_clickless(struct matcher *m, struct store_txn *txn,
 		reject(v, "token_mismatch");
 		return count_refusal(m, txn, hit, hit, v);
 	}
-	if (store_origin(m, txn, hit) == -1 ||
+	if (save_origin(m, txn, hit) == -1 ||
 	    join_conversion(m, txn, hit, hit, v) == -1)
 		return -1;
 	return count_refusal(m, txn, hit, hit, v);
@@ -637,7 +637,7 @@ join_hit(struct matcher *m, struct store_txn *txn, struct hit *hit,
 	case HIT_CLICK:
 		v->result = VERDICT_STORED;
 		if (count_click(m, txn, hit) == -1 ||
-		    store_origin(m, txn, hit) == -1 ||
+		    save_origin(m, txn, hit) == -1 ||
 		    release_held(m, txn, hit->txid) == -1)
 			return -1;
 		return emit_origin(m, txn, hit, EVENT_CLICK);

@@ -52,14 +52,6 @@ static struct daemon daemon_state;
 static int verbose;	/* FUZZ_VERBOSE=1: print each answer */
 static struct ingest ingest_state;
 
-/* ingest/spool.c is not linked in: /healthz asks this. */
-int
-spool_healthy(struct spool *spool)
-{
-	(void)spool;
-	return 1;
-}
-
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
