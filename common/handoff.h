@@ -176,4 +176,10 @@ int		 inbox_applied(struct store_txn *, int senders_db,
 uint64_t	 inbox_last(struct store_txn *, int senders_db,
 		    const char *sender);
 
+/* handoff.c: a sequence as a stored value (1 found, 0 not; 0 or -1). */
+int		 handoff_get_seq(struct store_txn *, int db, const char *key,
+		    uint64_t *);
+int		 handoff_put_seq(struct store_txn *, int db, const char *key,
+		    uint64_t);
+
 #endif
