@@ -14,6 +14,7 @@
 #include "bus.h"
 #include "firer.h"
 #include "handoff.h"
+#include "htab.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -38,8 +39,6 @@
  */
 #define FIRER_TURN_US		1000
 #define FIRER_BUSY_RUN		256	/* then stop looking for now */
-#define FIRER_ID_BUCKETS	512
-#define FIRER_HOST_BUCKETS	64
 #define FIRER_READY_MAX		4096	/* due deliveries read ahead, in all */
 
 /*
@@ -55,7 +54,7 @@ struct flight {
 	int		 landed;
 	struct outcome	 outcome;
 	int		 result;	/* once decided */
-	struct flight	*hnext;		/* in its by_id bucket */
+	struct htab_node node;		/* in by_id */
 	struct flight	*next;		/* in f->flights or its host's queue */
 };
 
@@ -72,7 +71,7 @@ struct host {
 	int		 nready;
 	struct flight	*ready;		/* read ahead, oldest first */
 	struct flight	**ready_tail;
-	struct host	*hnext;		/* in its bucket */
+	struct htab_node node;		/* in by_hash */
 	struct host	*next;		/* in f->hosts */
 };
 
@@ -83,9 +82,9 @@ struct engine {
 	struct flight		*flights;
 	int			 nflights;	/* on the wire */
 	int			 nlanded;	/* back, not yet logged */
-	struct flight		*by_id[FIRER_ID_BUCKETS];	/* flights by id */
+	struct htab		 by_id;		/* flights by postback id */
 	struct host		*hosts;
-	struct host		*by_hash[FIRER_HOST_BUCKETS];
+	struct htab		 by_hash;	/* hosts by their hash */
 	int			 nready;	/* read ahead, in all hosts */
 	int			 rescan;	/* a host wants more: look again */
 	int			 fresh;		/* new events since the last look */
@@ -155,12 +154,9 @@ ready_per_host(const struct engine *f)
 static struct host *
 host_find(struct engine *f, uint64_t hash)
 {
-	struct host *h;
+	struct htab_node *n = htab_find(&f->by_hash, hash);
 
-	for (h = f->by_hash[hash % FIRER_HOST_BUCKETS]; h; h = h->hnext)
-		if (h->hash == hash)
-			return h;
-	return NULL;
+	return n ? htab_entry(n, struct host, node) : NULL;
 }
 
 static struct host *
@@ -180,8 +176,7 @@ host_get(struct engine *f, const struct rule *r)
 	h->gauge = metric_gauge("postline_firer_in_flight",
 	    "Requests on the wire or about to be, by host.", labels);
 	h->ready_tail = &h->ready;
-	h->hnext = f->by_hash[hash % FIRER_HOST_BUCKETS];
-	f->by_hash[hash % FIRER_HOST_BUCKETS] = h;
+	htab_add(&f->by_hash, &h->node, hash);
 	h->next = f->hosts;
 	f->hosts = h;
 	return h;
@@ -198,33 +193,23 @@ host_full(const struct engine *f, const struct host *h)
 	return h->flying >= 4 * (int)f->daemon->conf->max_per_host;
 }
 
-static unsigned
-id_bucket(const char *postback_id)
+static uint64_t
+id_hash(const char *postback_id)
 {
-	return (unsigned)(fnv1a(FNV1A_INIT, postback_id, strlen(postback_id)) %
-	    FIRER_ID_BUCKETS);
+	return fnv1a(FNV1A_INIT, postback_id, strlen(postback_id));
 }
 
 /* Flights read ahead or on the wire are found by id. */
 static void
 hash_flight(struct engine *f, struct flight *fl)
 {
-	unsigned b = id_bucket(fl->d.postback_id);
-
-	fl->hnext = f->by_id[b];
-	f->by_id[b] = fl;
+	htab_add(&f->by_id, &fl->node, id_hash(fl->d.postback_id));
 }
 
 static void
 unhash_flight(struct engine *f, struct flight *fl)
 {
-	struct flight **pp = &f->by_id[id_bucket(fl->d.postback_id)];
-
-	for (; *pp; pp = &(*pp)->hnext)
-		if (*pp == fl) {
-			*pp = fl->hnext;
-			return;
-		}
+	htab_del(&f->by_id, &fl->node);
 }
 
 /* On the wire (or about to be): counts for its host's cap at once. */
@@ -255,10 +240,12 @@ remove_flight(struct engine *f, struct flight *fl)
 static int
 taken(struct engine *f, const char *postback_id)
 {
-	struct flight *fl;
+	uint64_t h = id_hash(postback_id);
+	struct htab_node *n;
 
-	for (fl = f->by_id[id_bucket(postback_id)]; fl; fl = fl->hnext)
-		if (strcmp(fl->d.postback_id, postback_id) == 0)
+	for (n = htab_find(&f->by_id, h); n != NULL; n = htab_next(n, h))
+		if (strcmp(htab_entry(n, struct flight, node)->d.postback_id,
+		    postback_id) == 0)
 			return 1;
 	return 0;
 }
@@ -764,6 +751,8 @@ engine_new(struct daemon *d, struct sched *s)
 
 	f->daemon = d;
 	f->sched = s;
+	htab_init(&f->by_id);
+	htab_init(&f->by_hash);
 	f->sender = sender_start();
 	return f;
 }
@@ -774,5 +763,7 @@ engine_free(struct engine *f)
 	log_info("event=stopped in_flight=%d unlogged=%d", f->nflights,
 	    f->nlanded);
 	free_flights(f);
+	htab_free(&f->by_id);
+	htab_free(&f->by_hash);
 	free(f);
 }

@@ -19,11 +19,11 @@
 #include <unistd.h>
 
 #include "firer.h"
+#include "htab.h"
 #include "log.h"
 
 #define SENDER_POLL_MS	100
 #define SENDER_MAX	256	/* transfers at once, in all */
-#define LANE_BUCKETS	64
 
 struct lane;
 
@@ -48,12 +48,12 @@ struct lane {
 	const void	*host;
 	int		 sending;
 	struct send_jobs	 waiting;
-	struct lane	*hnext;
+	struct htab_node node;		/* in by_host */
 	struct lane	*next;		/* in lanes.all */
 };
 
 struct lanes {
-	struct lane	*by_host[LANE_BUCKETS];
+	struct htab	 by_host;
 	struct lane	*all;
 	int		 sending;	/* in all lanes */
 };
@@ -156,17 +156,16 @@ not_started(struct send_job *job)
 static struct lane *
 lane_of(struct lanes *ls, const void *host)
 {
-	unsigned b = (unsigned)((uintptr_t)host / sizeof(void *) %
-	    LANE_BUCKETS);
+	uint64_t h = fnv1a(FNV1A_INIT, &host, sizeof(host));
+	struct htab_node *n;
 	struct lane *l;
 
-	for (l = ls->by_host[b]; l; l = l->hnext)
-		if (l->host == host)
+	for (n = htab_find(&ls->by_host, h); n != NULL; n = htab_next(n, h))
+		if ((l = htab_entry(n, struct lane, node))->host == host)
 			return l;
 	l = xcalloc(1, sizeof(*l));
 	l->host = host;
-	l->hnext = ls->by_host[b];
-	ls->by_host[b] = l;
+	htab_add(&ls->by_host, &l->node, h);
 	l->next = ls->all;
 	ls->all = l;
 	return l;
@@ -183,6 +182,7 @@ lanes_free(struct lanes *ls)
 		jobs_free(&l->waiting);
 		free(l);
 	}
+	htab_free(&ls->by_host);
 }
 
 /* Start what the lanes' caps allow; those that cannot start go to done. */
@@ -231,6 +231,7 @@ sender_main(void *arg)
 	int stopping;
 
 	memset(&ls, 0, sizeof(ls));
+	htab_init(&ls.by_host);
 	for (;;) {
 		deliver_wait(d, s->todo.fd, SENDER_POLL_MS);
 		done.head = done.tail = NULL;
