@@ -1090,6 +1090,15 @@ conf_rule_clear(struct rule *r)
 	tmpl_free(r->url);
 }
 
+/* Checks that need the whole line, as rule_finish() makes for rules. */
+static void
+offer_finish(struct parser *ps, struct offer *o, unsigned seen)
+{
+	(void)o;
+	if (!(seen & (1U << OFFER_URL | OPTS_ABORTED)))
+		oerr(ps, "missing 'url'");
+}
+
 static void
 dir_offer(struct parser *ps, const struct directive *d, char **av,
     size_t ac)
@@ -1124,8 +1133,7 @@ dir_offer(struct parser *ps, const struct directive *d, char **av,
 	}
 	seen = parse_options(ps, offer_options, nitems(offer_options), &o,
 	    av + 1, ac - 1);
-	if (!(seen & (1U << OFFER_URL | OPTS_ABORTED)))
-		oerr(ps, "missing 'url'");
+	offer_finish(ps, &o, seen);
 	/*
 	 * An offer with bad options is still added, so that aliases and
 	 * rules naming it do not report it undefined on top.
