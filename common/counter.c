@@ -221,28 +221,54 @@ amount_parse(const char *s, amount_t *out)
 	return 0;
 }
 
+/* The digits of v, last first; how many. */
+static int
+digits_of(amount_t v, char *out)
+{
+	uint64_t small;
+	int n = 0;
+
+	/* Most amounts fit 64 bits, where a division is cheap. */
+	if (v <= (amount_t)UINT64_MAX) {
+		small = (uint64_t)v;
+		do {
+			out[n++] = (char)('0' + (int)(small % 10));
+			small /= 10;
+		} while (small > 0);
+		return n;
+	}
+	do {
+		out[n++] = (char)('0' + (int)(v % 10));
+		v /= 10;
+	} while (v > 0);
+	return n;
+}
+
 char *
 amount_format(char *dst, size_t size, amount_t v, int decimals)
 {
 	amount_t unit = COUNTER_SCALE, mag = v < 0 ? -v : v;
 	char digits[64];
-	int i, n = 0, d = 0, negative;
+	int i, n, at = 0;
 
 	for (i = 0; i < decimals && unit > 1; i++)
 		unit /= 10;
-	mag = (mag + unit / 2) / unit;	/* half away from zero */
-	negative = v < 0 && mag != 0;
-	do {
-		if (d == decimals && decimals > 0)
-			digits[n++] = '.';
-		digits[n++] = (char)('0' + (int)(mag % 10));
-		mag /= 10;
-		d++;
-	} while (mag > 0 || d <= decimals);
-	if (negative)
-		digits[n++] = '-';
-	for (i = 0; i < n && (size_t)i + 1 < size; i++)
-		dst[i] = digits[n - 1 - i];
-	dst[i] = '\0';
+	/* Half away from zero; in 64 bits when it fits (most do). */
+	if (mag <= (amount_t)(UINT64_MAX / 2))
+		mag = (amount_t)(((uint64_t)mag + (uint64_t)unit / 2) /
+		    (uint64_t)unit);
+	else
+		mag = (mag + unit / 2) / unit;
+	n = digits_of(mag, digits);
+	while (n <= decimals)
+		digits[n++] = '0';
+	if (v < 0 && mag != 0 && (size_t)at + 1 < size)
+		dst[at++] = '-';
+	for (i = n - 1; i >= 0 && (size_t)at + 1 < size; i--) {
+		dst[at++] = digits[i];
+		if (i == decimals && decimals > 0 && (size_t)at + 1 < size)
+			dst[at++] = '.';
+	}
+	dst[at] = '\0';
 	return dst;
 }

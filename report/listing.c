@@ -6,6 +6,7 @@
  * reusing the pages it frees).
  */
 #include <err.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,70 +99,119 @@ rows_free(struct rows *rs)
 	memset(rs, 0, sizeof(*rs));
 }
 
-/* An amount as stored, exactly: at least 2 decimals, at most 9. */
+/*
+ * An amount as stored (ingest checked it: a sign, at most 18 digits and
+ * one point), written exactly, with at least 2 decimals and at most 9,
+ * as the counters keep it; NULL if there is none.
+ */
 static const char *
 amount_text(char *dst, size_t size, const char *v)
 {
-	amount_t a;
-	size_t n;
+	const char *dot;
+	size_t n = 0, whole, frac, i;
 
-	if (v == NULL || *v == '\0' || amount_parse(v, &a) == -1)
+	if (v == NULL || *v == '\0' || size < 64)
 		return NULL;
-	amount_format(dst, size, a, 9);
-	n = strlen(dst);
-	while (n > 0 && dst[n - 1] == '0' && dst[n - 3] != '.')
-		dst[--n] = '\0';
+	if (*v == '-' || *v == '+')
+		if (*v++ == '-')
+			dst[n++] = '-';
+	dot = strchr(v, '.');
+	whole = dot ? (size_t)(dot - v) : strlen(v);
+	frac = dot ? strlen(dot + 1) : 0;
+	for (i = 0; i + 1 < whole && v[i] == '0'; i++)
+		;
+	if (whole == 0)
+		dst[n++] = '0';
+	for (; i < whole; i++)
+		dst[n++] = v[i];
+	dst[n++] = '.';
+	frac = frac > 9 ? 9 : frac;
+	while (frac > 2 && dot[frac] == '0')
+		frac--;
+	for (i = 0; i < 2 || i < frac; i++)
+		dst[n++] = i < frac ? dot[1 + i] : '0';
+	dst[n] = '\0';
 	return dst;
+}
+
+/* The attributes of a conversion that report reads, in one pass. */
+struct conv_view {
+	const char	*offer, *publisher, *sub_id, *event, *order, *reason;
+	const char	*currency, *revenue, *payout;
+};
+
+static void
+view_of(const struct event *ev, struct conv_view *cv)
+{
+	static const struct { const char *name; size_t off; } names[] = {
+		{ "offer_id", offsetof(struct conv_view, offer) },
+		{ "publisher", offsetof(struct conv_view, publisher) },
+		{ "sub_id", offsetof(struct conv_view, sub_id) },
+		{ "event", offsetof(struct conv_view, event) },
+		{ "order_id", offsetof(struct conv_view, order) },
+		{ "reason", offsetof(struct conv_view, reason) },
+		{ "currency", offsetof(struct conv_view, currency) },
+		{ "revenue", offsetof(struct conv_view, revenue) },
+		{ "payout", offsetof(struct conv_view, payout) },
+	};
+	const char *name;
+	size_t i, j;
+
+	memset(cv, 0, sizeof(*cv));
+	for (i = 0; i < ev->attrs.n; i++) {
+		name = ev->attrs.v[i].name;
+		for (j = 0; j < nitems(names); j++)
+			if (name[0] == names[j].name[0] &&
+			    strcmp(name, names[j].name) == 0) {
+				*(const char **)(void *)((char *)cv +
+				    names[j].off) = ev->attrs.v[i].value;
+				break;
+			}
+	}
 }
 
 static int
 conversion_wanted(const struct query *q, const struct event *ev,
-    int64_t time)
+    const struct conv_view *cv, int64_t time)
 {
-	const struct attrs *a = &ev->attrs;
-	const char *event = attrs_get(a, "event");
-
 	return time >= q->since && time < q->until &&
-	    list_match(&q->offers, attrs_get(a, "offer_id")) &&
-	    list_match(&q->publishers, attrs_get(a, "publisher")) &&
-	    list_match(&q->sub_ids, attrs_get(a, "sub_id")) &&
+	    list_match(&q->offers, cv->offer) &&
+	    list_match(&q->publishers, cv->publisher) &&
+	    list_match(&q->sub_ids, cv->sub_id) &&
 	    list_match(&q->txids, ev->txid) &&
 	    list_match(&q->statuses, status_name(ev->status)) &&
-	    list_match(&q->reasons, attrs_get(a, "reason")) &&
-	    (q->event == NULL || (event && strcmp(event, q->event) == 0));
+	    list_match(&q->reasons, cv->reason) &&
+	    (q->event == NULL || (cv->event && strcmp(cv->event,
+	    q->event) == 0));
 }
 
 static void
-conversion_row(struct rows *rs, const struct event *ev, int64_t time)
+conversion_row(struct rows *rs, const struct event *ev,
+    const struct conv_view *cv, int64_t time)
 {
 	const char *v[CV_END] = { 0 };
 	char t[TABLE_TIME_LEN], up[TABLE_TIME_LEN], ct[TABLE_TIME_LEN];
 	char rev[64], pay[64], secs[24];
-	const char *event = attrs_get(&ev->attrs, "event");
 	int64_t click = txid_time_ms(ev->txid);
-	static const struct { int col; const char *attr; } attrs[] = {
-		{ CV_OFFER, "offer_id" }, { CV_PUBLISHER, "publisher" },
-		{ CV_SUB_ID, "sub_id" }, { CV_ORDER, "order_id" },
-		{ CV_REASON, "reason" }, { CV_CURRENCY, "currency" },
-	};
-	size_t i;
 
 	table_time(t, sizeof(t), time);
 	table_time(up, sizeof(up), ev->time_ms);
 	table_time(ct, sizeof(ct), click);
 	snprintf(secs, sizeof(secs), "%lld", (long long)((time - click) /
 	    1000));
-	for (i = 0; i < nitems(attrs); i++)
-		v[attrs[i].col] = attrs_get(&ev->attrs, attrs[i].attr);
+	v[CV_OFFER] = cv->offer;
+	v[CV_PUBLISHER] = cv->publisher;
+	v[CV_SUB_ID] = cv->sub_id;
+	v[CV_ORDER] = cv->order;
+	v[CV_REASON] = cv->reason;
+	v[CV_CURRENCY] = cv->currency;
 	v[CV_TIME] = t;
 	v[CV_UPDATED] = up;
 	v[CV_TXID] = ev->txid;
-	v[CV_EVENT] = event && *event ? event : "-";
+	v[CV_EVENT] = cv->event && *cv->event ? cv->event : "-";
 	v[CV_STATUS] = status_name(ev->status);
-	v[CV_REVENUE] = amount_text(rev, sizeof(rev),
-	    attrs_get(&ev->attrs, "revenue"));
-	v[CV_PAYOUT] = amount_text(pay, sizeof(pay),
-	    attrs_get(&ev->attrs, "payout"));
+	v[CV_REVENUE] = amount_text(rev, sizeof(rev), cv->revenue);
+	v[CV_PAYOUT] = amount_text(pay, sizeof(pay), cv->payout);
 	v[CV_CLICK_TIME] = ct;
 	v[CV_SECONDS] = secs;
 	row_add(rs, time, v, CV_END, CV_TXID);
@@ -261,6 +311,7 @@ conversion_one(struct source *src, struct store_txn *txn,
 	const struct query *q = src->q;
 	struct store_val rec;
 	struct wire_reader r;
+	struct conv_view cv;
 	struct event ev;
 	int64_t time;
 
@@ -277,8 +328,11 @@ conversion_one(struct source *src, struct store_txn *txn,
 	wire_reader_init(&r, rec.data, rec.len);
 	if (record_get_event(&r, &ev) == -1 || wire_done(&r) == -1)
 		src->bad++;
-	else if (conversion_wanted(q, &ev, time))
-		conversion_row(&src->rows, &ev, time);
+	else {
+		view_of(&ev, &cv);
+		if (conversion_wanted(q, &ev, &cv, time))
+			conversion_row(&src->rows, &ev, &cv, time);
+	}
 	event_free(&ev);
 	return 1;
 }

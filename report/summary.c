@@ -91,12 +91,13 @@ group_find(struct groups *g, const char *key, size_t len)
 	return &g->v[i];
 }
 
+/* Once sorted (or in order), the groups are the first n slots. */
 static void
 groups_free(struct groups *g)
 {
 	size_t i;
 
-	for (i = 0; i < g->cap; i++)
+	for (i = 0; i < g->n; i++)
 		free(g->v[i].key);
 	free(g->v);
 }
@@ -242,7 +243,75 @@ struct scan {
 	int64_t		 first, end;	/* hours */
 	uint64_t	 bad;
 	int		 bad_zone;	/* an hour off the whole hours */
+	int		 ordered;	/* rows come in their groups' order */
+	size_t		 block;		/* ordered: the first group of the
+					   keys of the last row */
 };
+
+/*
+ * --by hour[,offer[,publisher[,sub_id[,source]]]] in UTC: a shard's
+ * counter rows come in the order of their groups, which need then no
+ * table: a group's rows all lie in the run of rows with its keys (they
+ * differ only in currency, source or event).
+ */
+static int
+in_key_order(const struct query *q)
+{
+	static const int order[] = {
+		KEY_HOUR, KEY_OFFER, KEY_PUBLISHER, KEY_SUB_ID, KEY_SOURCE
+	};
+	int i;
+
+	if (q->tz != NULL || q->nby == 0 || q->nby > (int)nitems(order))
+		return 0;
+	for (i = 0; i < q->nby; i++)
+		if (q->by[i] != order[i])
+			return 0;
+	return 1;
+}
+
+/* The length of a group key without its last value (the currency). */
+static size_t
+keys_len(const char *key, size_t len)
+{
+	len--;
+	while (len > 0 && key[len - 1] != '\0')
+		len--;
+	return len;
+}
+
+static struct group *
+group_append(struct groups *g, const char *key, size_t len)
+{
+	struct group *gr;
+
+	if (g->n == g->cap) {
+		g->cap = g->cap ? g->cap * 2 : 1024;
+		g->v = xreallocarray(g->v, g->cap, sizeof(*g->v));
+	}
+	gr = &g->v[g->n++];
+	memset(gr, 0, sizeof(*gr));
+	gr->key = xmalloc(len);
+	memcpy(gr->key, key, len);
+	gr->len = len;
+	return gr;
+}
+
+/* The group of key in a run of rows in order: the last run's, or new. */
+static struct group *
+ordered_group(struct scan *s, const char *key, size_t len)
+{
+	struct groups *g = s->groups;
+	size_t i, k = keys_len(key, len);
+
+	if (g->n == 0 || keys_len(g->v[s->block].key, g->v[s->block].len) !=
+	    k || memcmp(g->v[s->block].key, key, k) != 0)
+		s->block = g->n;
+	for (i = s->block; i < g->n; i++)
+		if (g->v[i].len == len && memcmp(g->v[i].key, key, len) == 0)
+			return &g->v[i];
+	return group_append(g, key, len);
+}
 
 static int
 in_list(const struct strlist *l, const char *s)
@@ -277,7 +346,8 @@ scan_row(struct scan *s, const struct store_val *k, const struct store_val *v)
 	if (clock_set(&s->clock, hour, s->q->tz != NULL) == -1)
 		s->bad_zone = 1;
 	group_key(&s->key, s->q, &s->clock, dims);
-	tally_add(&group_find(s->groups, s->key.data, s->key.len)->t, s->q,
+	tally_add(&(s->ordered ? ordered_group(s, s->key.data, s->key.len) :
+	    group_find(s->groups, s->key.data, s->key.len))->t, s->q,
 	    dims[DIM_EVENT], &c);
 }
 
@@ -311,6 +381,7 @@ scan_shard(struct scan *s, struct shard *sh, int db)
 		store_abort(txn);
 		return -1;
 	}
+	s->block = s->groups->n;
 	for (rc = store_cursor_seek(c, from, sizeof(from), &k, &v);
 	    rc == STORE_OK; rc = store_cursor_next(c, &k, &v)) {
 		if (key_hour(&k) >= s->end)
@@ -322,29 +393,41 @@ scan_shard(struct scan *s, struct shard *sh, int db)
 	return rc == STORE_ERROR ? -1 : 0;
 }
 
-/* Strip the currency that every key ends with, and add up again. */
 static void
-merge_currencies(struct groups *g)
+tally_merge(struct tally *to, const struct tally *from)
 {
-	struct groups merged = { 0, 0, 0 };
-	struct group *to;
-	size_t i, len;
 	int c;
 
-	for (i = 0; i < g->cap; i++) {
-		if (g->v[i].key == NULL)
+	for (c = 0; c <= COL_EVENTS; c++)
+		to->n[c] += from->n[c];
+	to->revenue += from->revenue;
+	to->payout += from->payout;
+}
+
+/*
+ * In groups sorted by key, add up those of equal keys (from several
+ * shards), or of equal keys but for the currency when it is no key.
+ */
+static void
+merge_adjacent(struct groups *g, int ignore_currency)
+{
+	struct group *to = NULL, *gr;
+	size_t i, n = 0, k;
+
+	for (i = 0; i < g->n; i++) {
+		gr = &g->v[i];
+		k = ignore_currency ? keys_len(gr->key, gr->len) : gr->len;
+		if (to != NULL && (ignore_currency ? keys_len(to->key,
+		    to->len) : to->len) == k && memcmp(to->key, gr->key,
+		    k) == 0) {
+			tally_merge(&to->t, &gr->t);
+			free(gr->key);
 			continue;
-		len = g->v[i].len - 1;
-		while (len > 0 && g->v[i].key[len - 1] != '\0')
-			len--;
-		to = group_find(&merged, g->v[i].key, len);
-		for (c = 0; c <= COL_EVENTS; c++)
-			to->t.n[c] += g->v[i].t.n[c];
-		to->t.revenue += g->v[i].t.revenue;
-		to->t.payout += g->v[i].t.payout;
+		}
+		g->v[n] = *gr;
+		to = &g->v[n++];
 	}
-	groups_free(g);
-	*g = merged;
+	g->n = n;
 }
 
 static int
@@ -369,6 +452,25 @@ hundredths(amount_t num, amount_t den)
 	return (num < 0 ? -q : q) * (COUNTER_SCALE / 100);
 }
 
+/* v in decimal into dst (at least 21 bytes): snprintf is the cost. */
+static void
+decimal(char *dst, int64_t v)
+{
+	char tmp[24];
+	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+	int n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + (int)(u % 10));
+		u /= 10;
+	} while (u > 0);
+	if (v < 0)
+		*dst++ = '-';
+	while (n > 0)
+		*dst++ = tmp[--n];
+	*dst = '\0';
+}
+
 static void
 group_values(const struct group *g, char (*num)[48])
 {
@@ -377,13 +479,10 @@ group_values(const struct group *g, char (*num)[48])
 
 	for (c = 0; c <= COL_EVENTS; c++)
 		if (c != COL_DUPLICATE && c != COL_CONVERSIONS)
-			snprintf(num[c], sizeof(num[c]), "%lld",
-			    (long long)t->n[c]);
-	snprintf(num[COL_DUPLICATE], sizeof(num[0]), "%lld",
-	    (long long)(t->n[COL_CLICKS] - t->n[COL_UNIQUE]));
-	snprintf(num[COL_CONVERSIONS], sizeof(num[0]), "%lld",
-	    (long long)(t->n[COL_APPROVED] + t->n[COL_PENDING] +
-	    t->n[COL_REJECTED]));
+			decimal(num[c], t->n[c]);
+	decimal(num[COL_DUPLICATE], t->n[COL_CLICKS] - t->n[COL_UNIQUE]);
+	decimal(num[COL_CONVERSIONS], t->n[COL_APPROVED] +
+	    t->n[COL_PENDING] + t->n[COL_REJECTED]);
 	amount_format(num[COL_REVENUE], sizeof(num[0]), t->revenue, 2);
 	amount_format(num[COL_PAYOUT], sizeof(num[0]), t->payout, 2);
 	amount_format(num[COL_PROFIT], sizeof(num[0]), t->revenue - t->payout,
@@ -394,19 +493,37 @@ group_values(const struct group *g, char (*num)[48])
 	    (amount_t)t->n[COL_CLICKS] * COUNTER_SCALE), 2);
 }
 
-/* The groups in the table's first n slots, sorted by their keys. */
+/*
+ * The groups in the first n slots, sorted by their keys: from the hash
+ * table, compacted; in order from one shard, only within each run of
+ * equal keys (their currencies); from several, merged by a sort.
+ */
 static void
-sort_groups(struct groups *g)
+sort_groups(struct groups *g, int ordered, size_t nshards)
 {
-	size_t i, n = 0;
+	size_t i, j, n = 0;
 
-	for (i = 0; i < g->cap; i++)
-		if (g->v[i].key != NULL)
-			g->v[n++] = g->v[i];
-	for (i = n; i < g->cap; i++)
-		g->v[i].key = NULL;
-	if (n > 0)
-		qsort(g->v, n, sizeof(*g->v), by_key);
+	if (!ordered) {
+		for (i = 0; i < g->cap; i++)
+			if (g->v[i].key != NULL)
+				g->v[n++] = g->v[i];
+		g->n = n;
+	}
+	if (g->n == 0)
+		return;
+	if (!ordered || nshards > 1) {
+		qsort(g->v, g->n, sizeof(*g->v), by_key);
+		return;
+	}
+	for (i = 0; i < g->n; i = j) {
+		for (j = i + 1; j < g->n && keys_len(g->v[j].key,
+		    g->v[j].len) == keys_len(g->v[i].key, g->v[i].len) &&
+		    memcmp(g->v[j].key, g->v[i].key, keys_len(g->v[i].key,
+		    g->v[i].len)) == 0; j++)
+			;
+		if (j - i > 1)
+			qsort(g->v + i, j - i, sizeof(*g->v), by_key);
+	}
 }
 
 static int
@@ -422,7 +539,6 @@ print_groups(struct groups *g, struct sink *s, const char *const *names,
 
 	for (c = 0; c < COL_END; c++)
 		numeric[nkeys + c] = 1;
-	sort_groups(g);
 	for (i = 0; i < g->n && rc == TABLE_OK; i++) {
 		for (k = 0, p = g->v[i].key; k < nkeys; k++, p += strlen(p) + 1)
 			values[k] = p;
@@ -479,7 +595,7 @@ summary(const struct query *q0, struct shard *sh, size_t n, struct sink *s)
 	struct groups groups = { 0, 0, 0 };
 	struct strlist currencies = { 0 };
 	struct scan sc = { &q, &groups, &currencies, { -1, "", "" },
-	    { 0 }, 0, 0, 0, 0 };
+	    { 0 }, 0, 0, 0, 0, 0, 0 };
 	const char *names[KEY_END + 1 + COL_END];
 	int i, nkeys, rc = TABLE_OK, db = pick_db(&q);
 	size_t j;
@@ -489,18 +605,19 @@ summary(const struct query *q0, struct shard *sh, size_t n, struct sink *s)
 	sc.end = q.until == INT64_MAX ? INT64_MAX :
 	    (q.until + HOUR_MS - 1) / HOUR_MS;
 	buf_init(&sc.key);
+	sc.ordered = in_key_order(&q);
 	for (j = 0; j < n && rc == TABLE_OK; j++)
 		if (scan_shard(&sc, &sh[j], db) == -1) {
 			warnx("%s: cannot read the counters", sh[j].dir);
 			rc = TABLE_ERROR;
 		}
+	sort_groups(&groups, sc.ordered, n);
 	for (i = 0; i < q.nby && q.by[i] != KEY_CURRENCY; i++)
 		;
 	nkeys = q.nby;
 	if (i == q.nby && currencies.n > 1)
 		q.by[nkeys++] = KEY_CURRENCY;	/* never added up */
-	else if (i == q.nby)
-		merge_currencies(&groups);
+	merge_adjacent(&groups, i == q.nby && currencies.n <= 1);
 	for (i = 0; i < nkeys; i++)
 		names[i] = key_names[q.by[i]];
 	for (i = 0; i < COL_END; i++)
