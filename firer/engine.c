@@ -1,6 +1,6 @@
 /*
  * The delivery engine of the firer: events from the matchers become
- * deliveries (rules.c, sched.c); due deliveries are read ahead per host,
+ * deliveries (rules.c, queue.c); due deliveries are read ahead per host,
  * handed to the sending thread (sender.c) within each host's cap, and
  * their outcomes logged, retried or finished in one write transaction a
  * turn.  It also runs retention (retain.h).  See firer(8).
@@ -77,7 +77,7 @@ struct host {
 
 struct engine {
 	struct daemon		*daemon;
-	struct sched		*sched;
+	struct queue		*queue;
 	struct sender		*sender;	/* the thread that sends */
 	struct flight		*flights;
 	int			 nflights;	/* on the wire */
@@ -127,11 +127,11 @@ event_apply(void *arg, struct store_txn *txn, void *p, const char *sender,
 	(void)v;
 	*durable = 1;
 	f->fresh = 1;
-	if (sched_set_state(f->sched, txn, ev) != STORE_OK)
+	if (queue_set_state(f->queue, txn, ev) != STORE_OK)
 		return -1;
 	for (i = 0; i < conf->nrules; i++)
 		if (rule_matches(&conf->rules[i], ev) &&
-		    sched_add(f->sched, txn, &conf->rules[i], ev, sender,
+		    queue_add(f->queue, txn, &conf->rules[i], ev, sender,
 		    seq) != STORE_OK)
 			return -1;
 	return 0;
@@ -258,7 +258,7 @@ taken(struct engine *f, const char *postback_id)
 static int
 busy(struct engine *f)
 {
-	return ++f->busy_run >= FIRER_BUSY_RUN ? SCHED_STOP : SCHED_SKIP;
+	return ++f->busy_run >= FIRER_BUSY_RUN ? QUEUE_STOP : QUEUE_SKIP;
 }
 
 static int
@@ -268,13 +268,13 @@ scan_look(void *arg, const char *postback_id, uint64_t hash)
 	struct host *h;
 
 	if (f->nready >= FIRER_READY_MAX)
-		return SCHED_STOP;
+		return QUEUE_STOP;
 	if (taken(f, postback_id))
-		return SCHED_SKIP;	/* on its way already */
+		return QUEUE_SKIP;	/* on its way already */
 	if (hash != 0 && (h = host_find(f, hash)) != NULL &&
 	    h->nready >= ready_per_host(f))
 		return busy(f);
-	return SCHED_TAKE;
+	return QUEUE_TAKE;
 }
 
 static void land_unsent(struct engine *, struct flight *, int, const char *);
@@ -283,7 +283,7 @@ static int
 scan_take(void *arg, struct delivery *d)
 {
 	struct engine *f = arg;
-	const struct rule *r = sched_rule(f->sched, d->rule_version);
+	const struct rule *r = queue_rule(f->queue, d->rule_version);
 	struct flight *fl;
 	struct host *h = NULL;
 
@@ -299,14 +299,14 @@ scan_take(void *arg, struct delivery *d)
 	if (h == NULL) {
 		fl->started_ms = now_ms();
 		land_unsent(f, fl, 0, "rule version not found");
-		return SCHED_TAKE;
+		return QUEUE_TAKE;
 	}
 	fl->host = h;
 	*h->ready_tail = fl;
 	h->ready_tail = &fl->next;
 	h->nready++;
 	f->nready++;
-	return SCHED_TAKE;
+	return QUEUE_TAKE;
 }
 
 static struct flight *
@@ -373,7 +373,7 @@ static int
 finish(struct engine *f, struct store_txn *txn, struct flight *fl,
     const struct outcome *o)
 {
-	const struct rule *r = sched_rule(f->sched, fl->d.rule_version);
+	const struct rule *r = queue_rule(f->queue, fl->d.rule_version);
 	int64_t next;
 	struct attempt a;
 
@@ -382,7 +382,7 @@ finish(struct engine *f, struct store_txn *txn, struct flight *fl,
 	a.latency_ms = (uint32_t)o->latency_ms;
 	a.error = (char *)(uintptr_t)(o->curl_failed ? o->error : o->snippet);
 	a.result = (uint8_t)rule_outcome(r, o, fl->d.attempt, now_ms(), &next);
-	if (sched_finish(f->sched, txn, &fl->d, &a, next,
+	if (queue_finish(f->queue, txn, &fl->d, &a, next,
 	    fl->host ? fl->host->hash : 0) != STORE_OK)
 		return -1;
 	fl->result = a.result;
@@ -477,7 +477,7 @@ condition_gone(struct engine *f, const struct rule *r,
 		return 0;
 	if (want == RULE_STATUS_OWN)
 		want = d->event.status;
-	now = sched_state(f->sched, &d->event);
+	now = queue_state(f->queue, &d->event);
 	return now != 0 && now != want;
 }
 
@@ -521,12 +521,12 @@ commit_turn(struct engine *f, struct flight **go, int ngo)
 		return;
 	for (i = 0; i < ngo; i++)
 		ds[i] = &go[i]->d;
-	if (store_begin(sched_store(f->sched), 1, &txn) != STORE_OK)
+	if (store_begin(queue_store(f->queue), 1, &txn) != STORE_OK)
 		goto refused;
 	for (fl = f->flights; fl; fl = fl->next)
 		if (fl->landed && finish(f, txn, fl, &fl->outcome) == -1)
 			goto abort;
-	if (sched_flying(f->sched, txn, ds, ngo, now_ms()) != STORE_OK)
+	if (queue_flying(f->queue, txn, ds, ngo, now_ms()) != STORE_OK)
 		goto abort;
 	if (store_commit(txn, 0) != STORE_OK)
 		goto refused;
@@ -560,7 +560,7 @@ refused:
 static void
 read_ahead(struct engine *f)
 {
-	const struct sched_scan scan = { scan_look, scan_take, f };
+	const struct queue_scan scan = { scan_look, scan_take, f };
 	int64_t now = mono_ms();
 
 	if (!f->rescan && now < f->next_scan_ms &&
@@ -570,7 +570,7 @@ read_ahead(struct engine *f)
 	f->busy_run = 0;
 	f->last_scan_ms = now;
 	f->next_scan_ms = now + FIRER_SCAN_MS;
-	sched_due(f->sched, now_ms(), &scan);
+	queue_due(f->queue, now_ms(), &scan);
 }
 
 /*
@@ -595,7 +595,7 @@ take_off(struct engine *f, struct flight **go)
 		    ngo < FIRER_BATCH) {
 			fl = ready_pop(f, h);
 			fl->started_ms = now_ms();
-			r = sched_rule(f->sched, fl->d.rule_version);
+			r = queue_rule(f->queue, fl->d.rule_version);
 			if (r == NULL) {
 				land_unsent(f, fl, 0,
 				    "rule version not found");
@@ -619,8 +619,8 @@ chores(struct engine *f)
 {
 	metric_set(metric_gauge("postline_firer_scheduled",
 	    "Deliveries in the schedule.", NULL),
-	    (int64_t)sched_depth(f->sched));
-	store_sync(sched_store(f->sched));
+	    (int64_t)queue_depth(f->queue));
+	store_sync(queue_store(f->queue));
 }
 
 /* Wait up to timeout_ms for either fd (-1: none) to be readable. */
@@ -675,20 +675,20 @@ engine_run(struct engine *f, struct bus_sock *router)
 	struct timespec last_turn = { 0, 0 };
 	struct flight *go[FIRER_BATCH];
 	int64_t deadline, next_chores = 0;
-	struct inbox *ib = inbox_open(sched_store(f->sched), DB_SENDERS,
+	struct inbox *ib = inbox_open(queue_store(f->queue), DB_SENDERS,
 	    DB_DEAD, router, f->daemon->sender_id, &event_ops, f, NULL,
 	    FIRER_SYNC_MS);
 	/* What the firer keeps for a bounded time: see retain.h. */
 	const struct retain_kind retained[] = {
-		{ "log", RETENTION_LOGS, DB_LOG, sched_prune_log, f->sched,
+		{ "log", RETENTION_LOGS, DB_LOG, queue_prune_log, f->queue,
 		    0 },
 		{ "deliveries", RETENTION_LOGS, DB_DELIVERIES,
-		    sched_prune_deliveries, f->sched, 0 },
-		{ "states", RETENTION_LOGS, DB_STATE, sched_prune_states,
-		    f->sched, 0 },
+		    queue_prune_deliveries, f->queue, 0 },
+		{ "states", RETENTION_LOGS, DB_STATE, queue_prune_states,
+		    f->queue, 0 },
 	};
 
-	f->retain = retain_new(f->daemon, sched_store(f->sched), retained,
+	f->retain = retain_new(f->daemon, queue_store(f->queue), retained,
 	    (int)(sizeof(retained) / sizeof(retained[0])));
 	while (!daemon_stopping) {
 		if (daemon_reloading) {
@@ -745,12 +745,12 @@ free_flights(struct engine *f)
 }
 
 struct engine *
-engine_new(struct daemon *d, struct sched *s)
+engine_new(struct daemon *d, struct queue *s)
 {
 	struct engine *f = xcalloc(1, sizeof(*f));
 
 	f->daemon = d;
-	f->sched = s;
+	f->queue = s;
 	htab_init(&f->by_id);
 	htab_init(&f->by_hash);
 	f->sender = sender_start();

@@ -25,7 +25,7 @@ enum {
 	DB_COUNT
 };
 
-#define SCHED_KEY_LEN	LOGDB_SCHED_KEY_LEN
+#define QUEUE_KEY_LEN	LOGDB_SCHED_KEY_LEN
 
 /* A request ready to send. */
 struct postback_request {
@@ -39,7 +39,7 @@ struct postback_request {
 
 void	request_free(struct postback_request *);
 
-struct sched;
+struct queue;
 
 /* rules.c */
 int	rule_matches(const struct rule *, const struct event *);
@@ -71,63 +71,63 @@ uint64_t rule_host_hash(const struct rule *);
 /* The delay before attempt n (from 1), or -1 when there is none. */
 int64_t	rule_retry_delay(const struct rule *, uint32_t attempt);
 
-/* sched.c: the firer's LMDB (deliveries, schedule, attempt log). */
-struct sched	*sched_open(struct daemon *);
-void		 sched_close(struct sched *);
-struct store	*sched_store(struct sched *);
+/* queue.c: the firer's LMDB (deliveries, schedule, attempt log). */
+struct queue	*queue_open(struct daemon *);
+void		 queue_close(struct queue *);
+struct store	*queue_store(struct queue *);
 /*
  * In the caller's write transaction: a new delivery of ev by rule; ev is
  * the record seq of sender, which with the rule makes the postback_id.
  */
-int		 sched_add(struct sched *, struct store_txn *,
+int		 queue_add(struct queue *, struct store_txn *,
 		    const struct rule *, const struct event *,
 		    const char *sender, uint64_t seq);
 /*
  * Due deliveries (due_ms <= now), oldest first: look() sees each one's
  * id and host hash (0: unknown) and says whether to read it; take() gets
- * those read, and keeps them (SCHED_TAKE) or not.  Either may say
- * SCHED_STOP.  Returns how many were taken.
+ * those read, and keeps them (QUEUE_TAKE) or not.  Either may say
+ * QUEUE_STOP.  Returns how many were taken.
  */
-enum { SCHED_TAKE, SCHED_SKIP, SCHED_STOP };
-struct sched_scan {
+enum { QUEUE_TAKE, QUEUE_SKIP, QUEUE_STOP };
+struct queue_scan {
 	int	(*look)(void *, const char *postback_id, uint64_t host_hash);
 	int	(*take)(void *, struct delivery *);
 	void	*arg;
 };
-int		 sched_due(struct sched *, int64_t now,
-		    const struct sched_scan *);
+int		 queue_due(struct queue *, int64_t now,
+		    const struct queue_scan *);
 /*
  * Store the version of rule r (in the caller's write transaction) and
- * write its id; get a version back, compiled, kept until sched_close().
+ * write its id; get a version back, compiled, kept until queue_close().
  */
-int		 sched_rule_put(struct sched *, struct store_txn *,
+int		 queue_rule_put(struct queue *, struct store_txn *,
 		    const struct rule *, char *id);
-const struct rule *sched_rule(struct sched *, const char *id);
+const struct rule *queue_rule(struct queue *, const char *id);
 /* The latest status of an event's conversion (0: unknown). */
-int		 sched_set_state(struct sched *, struct store_txn *,
+int		 queue_set_state(struct queue *, struct store_txn *,
 		    const struct event *);
-int		 sched_state(struct sched *, const struct event *);
+int		 queue_state(struct queue *, const struct event *);
 /* Note requests as on the wire (in the caller's write transaction); at
  * start, log leftovers interrupted. */
-int		 sched_flying(struct sched *, struct store_txn *,
+int		 queue_flying(struct queue *, struct store_txn *,
 		    struct delivery **, int, int64_t now);
-int		 sched_recover(struct sched *);
+int		 queue_recover(struct queue *);
 /* firer -R: schedule a known delivery again at now. */
-int		 sched_replay(struct store_txn *, const char *postback_id,
+int		 queue_replay(struct store_txn *, const char *postback_id,
 		    int64_t now);
-uint64_t	 sched_depth(struct sched *);	/* deliveries scheduled */
+uint64_t	 queue_depth(struct queue *);	/* deliveries scheduled */
 /*
  * Kinds of retention (retain.h), all by retention logs: the attempt log,
  * finished deliveries and conversion states.
  */
-int		 sched_prune_log(void *, struct store_txn *,
+int		 queue_prune_log(void *, struct store_txn *,
 		    struct retain_slice *);
-int		 sched_prune_deliveries(void *, struct store_txn *,
+int		 queue_prune_deliveries(void *, struct store_txn *,
 		    struct retain_slice *);
-int		 sched_prune_states(void *, struct store_txn *,
+int		 queue_prune_states(void *, struct store_txn *,
 		    struct retain_slice *);
 /* One attempt ended: log it, then drop or reschedule the delivery. */
-int		 sched_finish(struct sched *, struct store_txn *,
+int		 queue_finish(struct queue *, struct store_txn *,
 		    const struct delivery *, struct attempt *,
 		    int64_t next_due_ms, uint64_t host_hash);
 
@@ -139,7 +139,7 @@ int		 sched_finish(struct sched *, struct store_txn *,
 struct engine;
 struct bus_sock;
 
-struct engine	*engine_new(struct daemon *, struct sched *);
+struct engine	*engine_new(struct daemon *, struct queue *);
 void		 engine_run(struct engine *, struct bus_sock *router);
 void		 engine_free(struct engine *);
 

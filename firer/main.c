@@ -82,7 +82,7 @@ main(int argc, char **argv)
 {
 	struct daemon d = { .name = "firer", .service = SERVICE_FIRER };
 	struct engine *engine;
-	struct sched *sched;
+	struct queue *queue;
 	struct bus_sock *router;
 	struct bus *bus;
 
@@ -96,14 +96,14 @@ main(int argc, char **argv)
 	if ((size_t)d.instance >= d.conf->firer_endpoints.n)
 		fatal("event=start error=\"no firer endpoint for instance %d\"",
 		    d.instance);
-	if ((sched = sched_open(&d)) == NULL)
+	if ((queue = queue_open(&d)) == NULL)
 		fatal("event=start error=\"cannot open the store\"");
-	d.sender_id = handoff_sender_id(sched_store(sched), DB_META, d.name,
+	d.sender_id = handoff_sender_id(queue_store(queue), DB_META, d.name,
 	    d.instance);
-	if (sched_recover(sched) != STORE_OK)
+	if (queue_recover(queue) != STORE_OK)
 		fatal("event=start error=\"cannot recover interrupted "
 		    "deliveries\"");
-	engine = engine_new(&d, sched);
+	engine = engine_new(&d, queue);
 	bus = bus_new();
 	if ((router = bus_bind(bus, d.conf->firer_endpoints.v[d.instance])) ==
 	    NULL)
@@ -118,7 +118,7 @@ main(int argc, char **argv)
 	metrics_stop();
 	bus_close(router);
 	bus_free(bus);
-	sched_close(sched);
+	queue_close(queue);
 	free(d.sender_id);
 	conf_free(d.conf);
 	return 0;

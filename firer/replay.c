@@ -53,7 +53,7 @@ replay_one(const struct conf *conf, const char *line, struct store **open)
 		fprintf(stderr, "firer: %s: no firer %u to replay it\n", pid, n);
 		return 0;
 	}
-	rc = sched_replay(txn, pid, now_ms());
+	rc = queue_replay(txn, pid, now_ms());
 	if (rc == 1 && store_commit(txn, 1) == STORE_OK) {
 		log_info("event=replay postback_id=%s firer=%u", pid, n);
 		return 1;

@@ -1,7 +1,8 @@
 /*
- * The firer's LMDB: deliveries, the schedule by due time, and the
- * attempt log (logdb.h).  Deliveries live on disk, so pending and delayed
- * postbacks cost no memory and survive restarts.
+ * The firer's queue: its LMDB, with the deliveries, the schedule by due
+ * time, the attempt log (logdb.h), conversion states and rule versions.
+ * Deliveries live on disk, so pending and delayed postbacks cost no
+ * memory and survive restarts.  When to send is engine.c's business.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +19,7 @@ static const char *const db_names[DB_COUNT] = {
 	"meta", "dead", "rules", "state", "inflight"
 };
 
-#define SCHED_SCAN_MAX	4096
+#define QUEUE_SCAN_MAX	4096
 #define LOG_SEQ_KEY	"log_seq"
 
 /* A rule as a delivery made it, read once from the store and kept. */
@@ -28,16 +29,16 @@ struct rule_version {
 	struct rule_version	*next;
 };
 
-struct sched {
+struct queue {
 	struct store	*store;
 	struct rule_version *rules;	/* the versions read so far */
 	int		 instance;
 	uint64_t	 log_seq;	/* unique suffix of log keys */
-	struct retain_sweep prune_from;	/* see sched_prune_deliveries */
+	struct retain_sweep prune_from;	/* see queue_prune_deliveries */
 };
 
 static void
-sched_key(unsigned char *key, int64_t due_ms, const char *postback_id)
+queue_key(unsigned char *key, int64_t due_ms, const char *postback_id)
 {
 	wire_be64_put(key, (uint64_t)due_ms);
 	memset(key + 8, 0, RECORD_ID_MAX);
@@ -46,7 +47,7 @@ sched_key(unsigned char *key, int64_t due_ms, const char *postback_id)
 
 /* Continue the log's sequence after the last key written. */
 static void
-load_log_seq(struct sched *s)
+load_log_seq(struct queue *s)
 {
 	struct store_txn *txn;
 	struct store_cursor *c;
@@ -76,10 +77,10 @@ load_log_seq(struct sched *s)
 	store_abort(txn);
 }
 
-struct sched *
-sched_open(struct daemon *d)
+struct queue *
+queue_open(struct daemon *d)
 {
-	struct sched *s = xcalloc(1, sizeof(*s));
+	struct queue *s = xcalloc(1, sizeof(*s));
 	char *dir = daemon_state_dir(d);
 
 	s->instance = d->instance;
@@ -95,7 +96,7 @@ sched_open(struct daemon *d)
 }
 
 void
-sched_close(struct sched *s)
+queue_close(struct queue *s)
 {
 	struct rule_version *v;
 
@@ -111,7 +112,7 @@ sched_close(struct sched *s)
 }
 
 struct store *
-sched_store(struct sched *s)
+queue_store(struct queue *s)
 {
 	return s->store;
 }
@@ -139,18 +140,18 @@ static int
 put_scheduled(struct store_txn *txn, const struct delivery *d,
     uint64_t host_hash)
 {
-	unsigned char key[SCHED_KEY_LEN], val[8];
+	unsigned char key[QUEUE_KEY_LEN], val[8];
 	int rc;
 
 	if ((rc = put_record(txn, d)) != STORE_OK)
 		return rc;
-	sched_key(key, d->due_ms, d->postback_id);
+	queue_key(key, d->due_ms, d->postback_id);
 	wire_be64_put(val, host_hash);
 	return store_put(txn, DB_SCHEDULE, key, sizeof(key), val, sizeof(val));
 }
 
 int
-sched_add(struct sched *s, struct store_txn *txn, const struct rule *r,
+queue_add(struct queue *s, struct store_txn *txn, const struct rule *r,
     const struct event *ev, const char *sender, uint64_t seq)
 {
 	struct delivery d;
@@ -174,7 +175,7 @@ sched_add(struct sched *s, struct store_txn *txn, const struct rule *r,
 	d.attempt = 1;
 	d.due_ms = now + r->delay_ms + (r->nretry ? r->retry_ms[0] : 0);
 	d.event = *ev;
-	if ((rc = sched_rule_put(s, txn, r, d.rule_version)) != STORE_OK)
+	if ((rc = queue_rule_put(s, txn, r, d.rule_version)) != STORE_OK)
 		return rc;
 	rc = put_scheduled(txn, &d, rule_host_hash(r));
 	if (rc == STORE_OK)
@@ -184,7 +185,7 @@ sched_add(struct sched *s, struct store_txn *txn, const struct rule *r,
 }
 
 int
-sched_due(struct sched *s, int64_t now, const struct sched_scan *scan)
+queue_due(struct queue *s, int64_t now, const struct queue_scan *scan)
 {
 	struct store_txn *txn;
 	struct store_cursor *c = NULL;
@@ -200,18 +201,18 @@ sched_due(struct sched *s, int64_t now, const struct sched_scan *scan)
 		goto done;
 	/* Bounded, so a long line for a busy host costs little per call. */
 	for (rc = store_cursor_seek(c, NULL, 0, &k, &v);
-	    rc == STORE_OK && scanned++ < SCHED_SCAN_MAX;
+	    rc == STORE_OK && scanned++ < QUEUE_SCAN_MAX;
 	    rc = store_cursor_next(c, &k, &v)) {
-		if (k.len != SCHED_KEY_LEN ||
+		if (k.len != QUEUE_KEY_LEN ||
 		    (int64_t)wire_be64_get(k.data) > now)
 			break;
 		memcpy(pid, (const char *)k.data + 8, RECORD_ID_MAX);
 		pid[RECORD_ID_MAX] = '\0';
 		look = scan->look(scan->arg, pid, v.len == 8 ?
 		    wire_be64_get(v.data) : 0);
-		if (look == SCHED_STOP)
+		if (look == QUEUE_STOP)
 			break;
-		if (look == SCHED_SKIP ||
+		if (look == QUEUE_SKIP ||
 		    store_get(txn, DB_DELIVERIES, pid, strlen(pid), &v) !=
 		    STORE_OK)
 			continue;
@@ -224,11 +225,11 @@ sched_due(struct sched *s, int64_t now, const struct sched_scan *scan)
 			continue;
 		}
 		look = scan->take(scan->arg, &d);
-		if (look != SCHED_TAKE)
+		if (look != QUEUE_TAKE)
 			delivery_free(&d);
 		else
 			n++;
-		if (look == SCHED_STOP)
+		if (look == QUEUE_STOP)
 			break;
 	}
 done:
@@ -238,7 +239,7 @@ done:
 }
 
 static int
-append_attempt(struct sched *s, struct store_txn *txn, const struct attempt *a)
+append_attempt(struct queue *s, struct store_txn *txn, const struct attempt *a)
 {
 	unsigned char key[LOGDB_KEY_LEN], txkey[LOGDB_TX_KEY_LEN];
 	struct buf b;
@@ -264,17 +265,17 @@ append_attempt(struct sched *s, struct store_txn *txn, const struct attempt *a)
 }
 
 int
-sched_finish(struct sched *s, struct store_txn *txn, const struct delivery *d,
+queue_finish(struct queue *s, struct store_txn *txn, const struct delivery *d,
     struct attempt *a, int64_t next_due_ms, uint64_t host_hash)
 {
-	unsigned char key[SCHED_KEY_LEN];
+	unsigned char key[QUEUE_KEY_LEN];
 	struct delivery next;
 	int rc;
 
 	if ((rc = append_attempt(s, txn, a)) != STORE_OK)
 		return rc;
 	/* Either may be gone already (a replay, an attempt never sent). */
-	sched_key(key, d->due_ms, d->postback_id);
+	queue_key(key, d->due_ms, d->postback_id);
 	rc = store_del(txn, DB_SCHEDULE, key, sizeof(key));
 	if (rc == STORE_OK || rc == STORE_NOTFOUND)
 		rc = store_del(txn, DB_INFLIGHT, d->postback_id,
@@ -290,7 +291,7 @@ sched_finish(struct sched *s, struct store_txn *txn, const struct delivery *d,
 }
 
 int
-sched_rule_put(struct sched *s, struct store_txn *txn, const struct rule *r,
+queue_rule_put(struct queue *s, struct store_txn *txn, const struct rule *r,
     char *id)
 {
 	struct buf b;
@@ -307,7 +308,7 @@ sched_rule_put(struct sched *s, struct store_txn *txn, const struct rule *r,
 
 /* A version read from the store, decoded; NULL if it is not there. */
 static struct rule_version *
-load_rule(struct sched *s, const char *id)
+load_rule(struct queue *s, const char *id)
 {
 	struct rule_version *v = NULL;
 	struct store_txn *txn;
@@ -331,7 +332,7 @@ load_rule(struct sched *s, const char *id)
 }
 
 const struct rule *
-sched_rule(struct sched *s, const char *id)
+queue_rule(struct queue *s, const char *id)
 {
 	struct rule_version *v;
 
@@ -361,7 +362,7 @@ state_key(struct buf *key, const struct event *ev)
 }
 
 int
-sched_set_state(struct sched *s, struct store_txn *txn, const struct event *ev)
+queue_set_state(struct queue *s, struct store_txn *txn, const struct event *ev)
 {
 	unsigned char v[2] = { RECORD_VERSION, ev->status };
 	struct buf key;
@@ -378,7 +379,7 @@ sched_set_state(struct sched *s, struct store_txn *txn, const struct event *ev)
 }
 
 int
-sched_state(struct sched *s, const struct event *ev)
+queue_state(struct queue *s, const struct event *ev)
 {
 	struct store_txn *txn;
 	struct store_val v;
@@ -403,7 +404,7 @@ sched_state(struct sched *s, const struct event *ev)
  * "interrupted" and sends them again.
  */
 int
-sched_flying(struct sched *s, struct store_txn *txn, struct delivery **ds,
+queue_flying(struct queue *s, struct store_txn *txn, struct delivery **ds,
     int n, int64_t now)
 {
 	unsigned char v[13];
@@ -425,7 +426,7 @@ sched_flying(struct sched *s, struct store_txn *txn, struct delivery **ds,
 
 /* One delivery found in flight at start: log it interrupted, resend. */
 static int
-interrupted(struct sched *s, struct store_txn *txn, const char *pid,
+interrupted(struct queue *s, struct store_txn *txn, const char *pid,
     const struct store_val *fv, int64_t now)
 {
 	const unsigned char *p = fv->data;
@@ -433,7 +434,7 @@ interrupted(struct sched *s, struct store_txn *txn, const char *pid,
 	struct attempt a;
 	struct store_val v;
 	struct wire_reader r;
-	unsigned char key[SCHED_KEY_LEN];
+	unsigned char key[QUEUE_KEY_LEN];
 	int rc;
 
 	if (fv->len != 13 || store_get(txn, DB_DELIVERIES, pid, strlen(pid),
@@ -460,7 +461,7 @@ interrupted(struct sched *s, struct store_txn *txn, const char *pid,
 	a.url = "";
 	a.error = "the firer stopped during this attempt";
 	rc = append_attempt(s, txn, &a);
-	sched_key(key, d.due_ms, pid);
+	queue_key(key, d.due_ms, pid);
 	if (rc == STORE_OK && d.due_ms >= 0)
 		store_del(txn, DB_SCHEDULE, key, sizeof(key));
 	d.attempt = a.attempt + 1;
@@ -474,7 +475,7 @@ interrupted(struct sched *s, struct store_txn *txn, const char *pid,
 }
 
 int
-sched_recover(struct sched *s)
+queue_recover(struct queue *s)
 {
 	struct store_txn *txn;
 	struct store_cursor *c;
@@ -509,9 +510,9 @@ sched_recover(struct sched *s)
 
 /* Schedule a delivery again now (firer -R); 1 done, 0 unknown id. */
 int
-sched_replay(struct store_txn *txn, const char *pid, int64_t now)
+queue_replay(struct store_txn *txn, const char *pid, int64_t now)
 {
-	unsigned char key[SCHED_KEY_LEN];
+	unsigned char key[QUEUE_KEY_LEN];
 	struct delivery d;
 	struct store_val v;
 	struct wire_reader r;
@@ -526,7 +527,7 @@ sched_replay(struct store_txn *txn, const char *pid, int64_t now)
 		return 0;
 	}
 	if (d.due_ms >= 0) {
-		sched_key(key, d.due_ms, pid);
+		queue_key(key, d.due_ms, pid);
 		store_del(txn, DB_SCHEDULE, key, sizeof(key));
 	}
 	d.due_ms = now;
@@ -536,7 +537,7 @@ sched_replay(struct store_txn *txn, const char *pid, int64_t now)
 }
 
 uint64_t
-sched_depth(struct sched *s)
+queue_depth(struct queue *s)
 {
 	struct store_txn *txn;
 	uint64_t n;
@@ -581,7 +582,7 @@ drop_attempt_tx(void *arg, struct store_txn *txn, const struct store_val *k,
 }
 
 int
-sched_prune_log(void *arg, struct store_txn *txn, struct retain_slice *s)
+queue_prune_log(void *arg, struct store_txn *txn, struct retain_slice *s)
 {
 	return retain_walk(txn, DB_LOG, s, attempt_time_of, drop_attempt_tx,
 	    arg);
@@ -601,7 +602,7 @@ id_time_of(const struct store_val *k)
 }
 
 int
-sched_prune_states(void *arg, struct store_txn *txn, struct retain_slice *s)
+queue_prune_states(void *arg, struct store_txn *txn, struct retain_slice *s)
 {
 	(void)arg;
 	return retain_walk(txn, DB_STATE, s, id_time_of, NULL, NULL);
@@ -633,10 +634,10 @@ delivery_expired(void *arg, const struct store_val *k,
  * scheduled ones may have finished.
  */
 int
-sched_prune_deliveries(void *arg, struct store_txn *txn,
+queue_prune_deliveries(void *arg, struct store_txn *txn,
     struct retain_slice *s)
 {
-	struct sched *sc = arg;
+	struct queue *sc = arg;
 
 	return retain_sweep(txn, DB_DELIVERIES, s, &sc->prune_from,
 	    delivery_expired, s);
