@@ -30,6 +30,7 @@ struct tally {
 	size_t		 n;
 	size_t		 cap;		/* a power of two, or 0 */
 	struct buf	 keys;
+	struct buf	 key;		/* the one being made */
 };
 
 struct tally *
@@ -38,6 +39,7 @@ count_tally_new(void)
 	struct tally *t = xcalloc(1, sizeof(*t));
 
 	buf_init(&t->keys);
+	buf_init(&t->key);
 	return t;
 }
 
@@ -48,6 +50,7 @@ count_tally_free(struct tally *t)
 		return;
 	free(t->v);
 	buf_free(&t->keys);
+	buf_free(&t->key);
 	free(t);
 }
 
@@ -154,17 +157,33 @@ add(struct matcher *m, int64_t time_ms, const char **dims,
 {
 	const char *offer_dims[DIM_END] = { 0 };
 	int64_t hour = time_ms / HOUR_MS;
-	struct buf key;
+	struct buf *key = &m->tally->key;
 
 	offer_dims[DIM_OFFER] = dims[DIM_OFFER];
 	offer_dims[DIM_CURRENCY] = dims[DIM_CURRENCY];
 	offer_dims[DIM_EVENT] = dims[DIM_EVENT];
-	buf_init(&key);
-	counter_key(&key, hour, dims);
-	tally_add(m->tally, DB_COUNTS, &key, d);
-	counter_key(&key, hour, offer_dims);
-	tally_add(m->tally, DB_COUNTS_OFFER, &key, d);
-	buf_free(&key);
+	counter_key(key, hour, dims);
+	tally_add(m->tally, DB_COUNTS, key, d);
+	counter_key(key, hour, offer_dims);
+	tally_add(m->tally, DB_COUNTS_OFFER, key, d);
+}
+
+/* The value of each of names in a, NULL if missing: one pass. */
+static void
+pick(const struct attrs *a, const char *const *names, size_t n,
+    const char **out)
+{
+	size_t i, j;
+
+	for (j = 0; j < n; j++)
+		out[j] = NULL;
+	for (i = 0; i < a->n; i++)
+		for (j = 0; j < n; j++)
+			if (a->v[i].name[0] == names[j][0] &&
+			    strcmp(a->v[i].name, names[j]) == 0) {
+				out[j] = a->v[i].value;
+				break;
+			}
 }
 
 /* Where a hit counts: its origin's offer, publisher, sub_id, source. */
@@ -173,14 +192,20 @@ dims_of(const char **dims, const struct attrs *origin,
     const struct attrs *own)
 {
 	static const char *const names[] = {
-		"offer_id", "publisher", "sub_id", "source"
+		"offer_id", "publisher", "sub_id", "source", "currency",
+		"event"
 	};
-	size_t i;
+	const char *mine[DIM_END];
 
-	for (i = 0; i < nitems(names); i++)
-		dims[i] = origin ? attrs_get(origin, names[i]) : NULL;
-	dims[DIM_CURRENCY] = attrs_get(own, "currency");
-	dims[DIM_EVENT] = attrs_get(own, "event");
+	pick(origin ? origin : own, names, nitems(names), dims);
+	if (origin == NULL)
+		dims[DIM_OFFER] = dims[DIM_PUBLISHER] = dims[DIM_SUB_ID] =
+		    dims[DIM_SOURCE] = NULL;
+	if (origin != own) {
+		pick(own, names + DIM_CURRENCY, 2, mine + DIM_CURRENCY);
+		dims[DIM_CURRENCY] = mine[DIM_CURRENCY];
+		dims[DIM_EVENT] = mine[DIM_EVENT];
+	}
 }
 
 void
