@@ -59,6 +59,7 @@ static const struct directive directives[] = {
 	{ "postback",		0, 1, -1, dir_postback },
 	{ "retention clicks",	RETENTION_CLICKS, 0, 1, dir_retention },
 	{ "retention logs",	RETENTION_LOGS, 0, 1, dir_retention },
+	{ "retention postbacks", RETENTION_POSTBACKS, 0, 1, dir_retention },
 	{ "retention reports",	RETENTION_REPORTS, 0, 1, dir_retention },
 	{ "ingest listen",	SERVICE_INGEST, 1, 1, dir_listen },
 	{ "ingest trust-proxy",	SERVICE_INGEST, 1, 1, dir_trust_proxy },
@@ -1651,6 +1652,8 @@ conf_new(const char *path)
 	c->matcher_grace_ms = CONF_DEFAULT_GRACE_MS;
 	c->retention_ms[RETENTION_CLICKS] = CONF_DEFAULT_RETENTION_CLICKS_MS;
 	c->retention_ms[RETENTION_LOGS] = CONF_DEFAULT_RETENTION_LOGS_MS;
+	c->retention_ms[RETENTION_POSTBACKS] =
+	    CONF_DEFAULT_RETENTION_POSTBACKS_MS;
 	c->retention_ms[RETENTION_REPORTS] = CONF_DEFAULT_RETENTION_REPORTS_MS;
 	c->spool_max = CONF_DEFAULT_SPOOL_MAX;
 	c->max_per_host = CONF_DEFAULT_MAX_PER_HOST;
@@ -1830,4 +1833,38 @@ service_name(int service)
 	if (service < 0 || service >= SERVICE_END)
 		return "unknown";
 	return service_names[service];
+}
+
+void
+conf_instance_dirs(const struct conf *c, int service, struct strlist *dirs)
+{
+	const struct strlist *eps = service == SERVICE_MATCHER ?
+	    &c->matcher_endpoints : &c->firer_endpoints;
+	char *dir;
+	size_t i;
+
+	for (i = 0; i < eps->n; i++) {
+		dir = conf_instance_dir(c, service, (int)i);
+		strlist_add(dirs, dir);
+		free(dir);
+	}
+}
+
+struct conf *
+conf_load_or_say(const char *flag)
+{
+	const char *path = conf_path(flag);
+	struct conf *conf;
+	struct buf errs;
+
+	buf_init(&errs);
+	if ((conf = conf_load(path, &errs)) == NULL) {
+		if (errs.len > 0)
+			fprintf(stderr, "%s%s", errs.data,
+			    errs.data[errs.len - 1] == '\n' ? "" : "\n");
+		else
+			fprintf(stderr, "%s: cannot load the config\n", path);
+	}
+	buf_free(&errs);
+	return conf;
 }

@@ -78,6 +78,7 @@ struct rule {
 enum retention {
 	RETENTION_CLICKS,	/* matcher: clicks and their conversions */
 	RETENTION_LOGS,		/* firer: attempts, finished deliveries */
+	RETENTION_POSTBACKS,	/* the inbound postback rows (to come) */
 	RETENTION_REPORTS,	/* matcher: hourly counters */
 	RETENTION_END
 };
@@ -122,6 +123,7 @@ struct conf {
 #define CONF_DEFAULT_WINDOW_MS		(30LL * 86400 * 1000)
 #define CONF_DEFAULT_RETENTION_CLICKS_MS (90LL * 86400 * 1000)
 #define CONF_DEFAULT_RETENTION_LOGS_MS	(30LL * 86400 * 1000)
+#define CONF_DEFAULT_RETENTION_POSTBACKS_MS (7LL * 86400 * 1000)
 #define CONF_DEFAULT_RETENTION_REPORTS_MS (400LL * 86400 * 1000)
 #define CONF_DEFAULT_UNIQUE_WINDOW_MS	(24LL * 3600 * 1000)
 #define CONF_DEFAULT_SPOOL_MAX		(1ULL << 30)
@@ -152,5 +154,13 @@ int			 conf_trusted_proxy(const struct conf *, const char *ip);
 /* The directory of one service instance: DATA-DIR/ingest-0, ... */
 char			*conf_instance_dir(const struct conf *, int service,
 			    int instance);
+/* Those of every instance of service the config names, into dirs. */
+void			 conf_instance_dirs(const struct conf *, int service,
+			    struct strlist *dirs);
+/*
+ * For the tools: the config of conf_path(flag), or NULL with its errors
+ * (file:line and word) said on stderr.
+ */
+struct conf		*conf_load_or_say(const char *flag);
 
 #endif

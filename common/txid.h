@@ -37,7 +37,7 @@ void		txid_derive(char *out, unsigned shard, int64_t time_ms,
  */
 int		txid_parse(const char *in, char *out);
 unsigned	txid_shard(const char *id);
-int64_t		txid_time_ms(const char *id);
+int64_t		txid_time_ms(const char *id);	/* reads its time only */
 /* The firer (of n) that owns a transaction: a stable hash of the id. */
 unsigned	txid_firer(const char *id, unsigned n);
 

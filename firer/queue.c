@@ -592,13 +592,8 @@ queue_prune_log(void *arg, struct store_txn *txn, struct retain_slice *s)
 static int64_t
 id_time_of(const struct store_val *k)
 {
-	char id[TXID_LEN + 1];
-
-	if (k->len < TXID_LEN)
-		return INT64_MIN;
-	memcpy(id, k->data, TXID_LEN);
-	id[TXID_LEN] = '\0';
-	return txid_time_ms(id);
+	/* txid_time_ms() reads only the time, the first characters. */
+	return k->len < TXID_LEN ? INT64_MIN : txid_time_ms(k->data);
 }
 
 int

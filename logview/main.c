@@ -237,39 +237,6 @@ check_options(const struct opts *o, const struct filter *f)
 	return 0;
 }
 
-static struct conf *
-load_conf(const char *file)
-{
-	const char *path = conf_path(file);
-	struct conf *conf;
-	struct buf errs;
-
-	buf_init(&errs);
-	if ((conf = conf_load(path, &errs)) == NULL) {
-		if (errs.len > 0)
-			fprintf(stderr, "%s%s", errs.data,
-			    errs.data[errs.len - 1] == '\n' ? "" : "\n");
-		else
-			warnx("%s: cannot load the config", path);
-	}
-	buf_free(&errs);
-	return conf;
-}
-
-/* Without -d: every firer of the config file. */
-static void
-config_dirs(const struct conf *conf, struct strlist *dirs)
-{
-	char *dir;
-	size_t i;
-
-	for (i = 0; i < conf->firer_endpoints.n; i++) {
-		dir = conf_instance_dir(conf, SERVICE_FIRER, (int)i);
-		strlist_add(dirs, dir);
-		free(dir);
-	}
-}
-
 /*
  * The config is read for the directories when there is no -d, and for
  * the URLs of --pending when one is named (-f or $POSTLINE_CONF).
@@ -429,10 +396,10 @@ main(int argc, char *argv[])
 	out.t.json = opts.json;
 	if (opts.fields != NULL && output_set_fields(&out, opts.fields) == -1)
 		goto done;
-	if (need_conf(&opts) && (conf = load_conf(opts.conf_file)) == NULL)
+	if (need_conf(&opts) && (conf = conf_load_or_say(opts.conf_file)) == NULL)
 		goto done;
 	if (opts.dirs.n == 0)
-		config_dirs(conf, &opts.dirs);
+		conf_instance_dirs(conf, SERVICE_FIRER, &opts.dirs);
 	out.conf = conf;
 	srcs = read_open_sources(&opts.dirs, opts.pending, &nsrcs, &errors);
 	setvbuf(stdout, NULL, _IOFBF, 64 * 1024);

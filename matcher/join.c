@@ -714,13 +714,8 @@ join_expire_held(void *arg, struct store_txn *txn, struct retain_slice *s)
 static int64_t
 click_time_of(const struct store_val *k)
 {
-	char txid[TXID_LEN + 1];
-
-	if (k->len < TXID_LEN)
-		return INT64_MIN;
-	memcpy(txid, k->data, TXID_LEN);
-	txid[TXID_LEN] = '\0';
-	return txid_time_ms(txid);
+	/* txid_time_ms() reads only the time, the first characters. */
+	return k->len < TXID_LEN ? INT64_MIN : txid_time_ms(k->data);
 }
 
 int

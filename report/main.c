@@ -321,28 +321,11 @@ parse_options(int argc, char *argv[], struct opts *o, struct query *q)
 static int
 config_dirs(const char *file, struct strlist *dirs)
 {
-	const char *path = conf_path(file);
-	struct conf *conf;
-	struct buf errs;
-	char *dir;
-	size_t i;
+	struct conf *conf = conf_load_or_say(file);
 
-	buf_init(&errs);
-	if ((conf = conf_load(path, &errs)) == NULL) {
-		if (errs.len > 0)
-			fprintf(stderr, "%s%s", errs.data,
-			    errs.data[errs.len - 1] == '\n' ? "" : "\n");
-		else
-			warnx("%s: cannot load the config", path);
-		buf_free(&errs);
+	if (conf == NULL)
 		return -1;
-	}
-	buf_free(&errs);
-	for (i = 0; i < conf->matcher_endpoints.n; i++) {
-		dir = conf_instance_dir(conf, SERVICE_MATCHER, (int)i);
-		strlist_add(dirs, dir);
-		free(dir);
-	}
+	conf_instance_dirs(conf, SERVICE_MATCHER, dirs);
 	conf_free(conf);
 	return 0;
 }

@@ -84,6 +84,7 @@ struct sink {
 /* shards.c: errors are said on stderr; -1 if a directory fails. */
 int	shards_open(const struct strlist *dirs, struct shard **, size_t *n);
 void	shards_close(struct shard *, size_t);
+/* An empty filter places no condition. */
 int	list_match(const struct strlist *, const char *);
 
 /*

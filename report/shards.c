@@ -18,14 +18,7 @@ static const char *const dbs[SHARD_NDBS] = {
 int
 list_match(const struct strlist *l, const char *s)
 {
-	size_t i;
-
-	if (l->n == 0)
-		return 1;
-	for (i = 0; s != NULL && i < l->n; i++)
-		if (strcmp(l->v[i], s) == 0)
-			return 1;
-	return 0;
+	return l->n == 0 || (s != NULL && strlist_has(l, s));
 }
 
 /* Say in words why a directory cannot be read as a matcher's store. */

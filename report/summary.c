@@ -313,17 +313,6 @@ ordered_group(struct scan *s, const char *key, size_t len)
 	return group_append(g, key, len);
 }
 
-static int
-in_list(const struct strlist *l, const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++)
-		if (strcmp(l->v[i], s) == 0)
-			return 1;
-	return 0;
-}
-
 static void
 scan_row(struct scan *s, const struct store_val *k, const struct store_val *v)
 {
@@ -341,7 +330,7 @@ scan_row(struct scan *s, const struct store_val *k, const struct store_val *v)
 	/* Only amounts make a currency: they are never added up. */
 	if (*dims[DIM_CURRENCY] && (c.revenue != 0 || c.payout != 0) &&
 	    (s->q->event == NULL || strcmp(dims[DIM_EVENT], s->q->event) ==
-	    0) && !in_list(s->currencies, dims[DIM_CURRENCY]))
+	    0) && !strlist_has(s->currencies, dims[DIM_CURRENCY]))
 		strlist_add(s->currencies, dims[DIM_CURRENCY]);
 	if (clock_set(&s->clock, hour, s->q->tz != NULL) == -1)
 		s->bad_zone = 1;

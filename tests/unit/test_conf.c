@@ -154,6 +154,8 @@ check_full_global(const struct conf *c)
 	CHECK(c->matcher_grace_ms == 120000);
 	CHECK(c->retention_ms[RETENTION_CLICKS] == 60LL * 86400 * 1000);
 	CHECK(c->retention_ms[RETENTION_LOGS] == 14LL * 86400 * 1000);
+	CHECK(c->retention_ms[RETENTION_POSTBACKS] == 3LL * 86400 * 1000);
+	CHECK(c->retention_ms[RETENTION_REPORTS] == 500LL * 86400 * 1000);
 	CHECK(c->spool_max == 512ULL << 20);
 	CHECK(c->map_size[SERVICE_INGEST] == 1ULL << 30);
 	CHECK(c->map_size[SERVICE_MATCHER] == 2ULL << 30);
@@ -369,6 +371,10 @@ test_defaults(void)
 	CHECK(c->matcher_grace_ms == CONF_DEFAULT_GRACE_MS);
 	CHECK(c->retention_ms[RETENTION_CLICKS] == CONF_DEFAULT_RETENTION_CLICKS_MS);
 	CHECK(c->retention_ms[RETENTION_LOGS] == CONF_DEFAULT_RETENTION_LOGS_MS);
+	CHECK(c->retention_ms[RETENTION_POSTBACKS] ==
+	    CONF_DEFAULT_RETENTION_POSTBACKS_MS);
+	CHECK(c->retention_ms[RETENTION_REPORTS] ==
+	    CONF_DEFAULT_RETENTION_REPORTS_MS);
 	CHECK(c->ntrust_proxy == 0);
 	CHECK(c->spool_max == CONF_DEFAULT_SPOOL_MAX);
 	CHECK(c->max_per_host == CONF_DEFAULT_MAX_PER_HOST);
