@@ -93,6 +93,12 @@ uint64_t	 outbox_bytes(const struct outbox *);
 /* Records written but not yet acknowledged, over all destinations. */
 uint64_t	 outbox_pending(const struct outbox *);
 uint64_t	 outbox_dest_pending(const struct outbox *, unsigned dest);
+/*
+ * Set the gauge name{label="N"} of each destination N to the records it
+ * has not acknowledged (postline_ingest_outbox_pending{matcher="0"}).
+ */
+void		 outbox_gauge(const struct outbox *, const char *name,
+		    const char *help, const char *label);
 /* The sockets, for polling. */
 int		 outbox_socks(struct outbox *, struct bus_sock **, int max);
 

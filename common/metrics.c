@@ -17,7 +17,10 @@ enum metric_kind {
 	METRIC_HISTOGRAM,
 };
 
-/* Upper bounds in milliseconds; the last bucket is +Inf. */
+/*
+ * Upper bounds in milliseconds, as times are observed; rendered in
+ * seconds, Prometheus' base unit.  The last bucket is +Inf.
+ */
 static const double bucket_ms[] = {
 	0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000,
 };
@@ -127,6 +130,22 @@ metric_observe_ms(struct metric *m, double ms)
 	__atomic_fetch_add(&m->sum_us, (uint64_t)(ms * 1000), __ATOMIC_RELAXED);
 }
 
+void
+metrics_lmdb(uint64_t used, uint64_t size)
+{
+	static struct metric *m_used, *m_size;
+
+	if (m_used == NULL) {
+		m_used = metric_gauge("postline_lmdb_map_used_bytes",
+		    "Bytes of the LMDB map in use (pages less free pages).",
+		    NULL);
+		m_size = metric_gauge("postline_lmdb_map_size_bytes",
+		    "Size of the LMDB map: writes are refused past it.", NULL);
+	}
+	metric_set(m_used, (int64_t)used);
+	metric_set(m_size, (int64_t)size);
+}
+
 /* name{labels,extra} with the commas right whatever is empty. */
 static void
 series(struct buf *b, const struct metric *m, const char *suffix,
@@ -148,15 +167,16 @@ render_histogram(struct buf *b, const struct metric *m)
 	for (i = 0; i <= NBUCKETS; i++) {
 		total += __atomic_load_n(&m->buckets[i], __ATOMIC_RELAXED);
 		if (i < NBUCKETS)
-			snprintf(le, sizeof(le), "le=\"%g\"", bucket_ms[i]);
+			snprintf(le, sizeof(le), "le=\"%g\"",
+			    bucket_ms[i] / 1000);
 		else
 			snprintf(le, sizeof(le), "le=\"+Inf\"");
 		series(b, m, "_bucket", le);
 		buf_printf(b, " %llu\n", (unsigned long long)total);
 	}
 	series(b, m, "_sum", NULL);
-	buf_printf(b, " %.3f\n", (double)__atomic_load_n(&m->sum_us,
-	    __ATOMIC_RELAXED) / 1000.0);
+	buf_printf(b, " %.6f\n", (double)__atomic_load_n(&m->sum_us,
+	    __ATOMIC_RELAXED) / 1e6);
 	series(b, m, "_count", NULL);
 	buf_printf(b, " %llu\n", (unsigned long long)__atomic_load_n(
 	    &m->count, __ATOMIC_RELAXED));

@@ -22,13 +22,22 @@ struct metric	*metric_counter(const char *name, const char *help,
 		    const char *labels);
 struct metric	*metric_gauge(const char *name, const char *help,
 		    const char *labels);
-/* Milliseconds, with the buckets of METRIC_MS_BUCKETS. */
+/*
+ * A histogram of times: observed in milliseconds, rendered in seconds
+ * (buckets from 0.0005 to 10 s), so name it ..._seconds.
+ */
 struct metric	*metric_histogram(const char *name, const char *help,
 		    const char *labels);
 
 void	metric_add(struct metric *, int64_t);	/* gauges: may be < 0 */
 void	metric_set(struct metric *, int64_t);
 void	metric_observe_ms(struct metric *, double);
+
+/*
+ * The use of the daemon's LMDB map: postline_lmdb_map_used_bytes and
+ * postline_lmdb_map_size_bytes (every daemon exports them).
+ */
+void	metrics_lmdb(uint64_t used, uint64_t size);
 
 /* The exposition text of every metric. */
 void	metrics_render(struct buf *);

@@ -10,6 +10,7 @@
 
 #include "handoff.h"
 #include "log.h"
+#include "metrics.h"
 
 #define OUTBOX_WINDOW		65536	/* records sent ahead of the ack */
 #define OUTBOX_BATCH_RECORDS	1024
@@ -546,6 +547,20 @@ uint64_t
 outbox_dest_pending(const struct outbox *ob, unsigned d)
 {
 	return ob->dests[d].next - 1 - ob->dests[d].acked;
+}
+
+void
+outbox_gauge(const struct outbox *ob, const char *name, const char *help,
+    const char *label)
+{
+	char labels[64];
+	unsigned d;
+
+	for (d = 0; d < ob->ndests; d++) {
+		snprintf(labels, sizeof(labels), "%s=\"%u\"", label, d);
+		metric_set(metric_gauge(name, help, labels),
+		    (int64_t)outbox_dest_pending(ob, d));
+	}
 }
 
 uint64_t

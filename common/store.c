@@ -232,6 +232,50 @@ store_sync(struct store *s)
 		    s->dir, mdb_strerror(rc));
 }
 
+/* Pages on LMDB's freelist: each record lists its pages after a count. */
+static int
+free_pages(MDB_txn *txn, size_t *pages)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc;
+
+	*pages = 0;
+	if (mdb_cursor_open(txn, 0, &c) != 0)
+		return -1;
+	while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0)
+		if (v.mv_size >= sizeof(size_t))
+			*pages += *(const size_t *)v.mv_data;
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? 0 : -1;
+}
+
+int
+store_usage(struct store *s, uint64_t *used, uint64_t *size)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	MDB_txn *txn;
+	size_t nfree;
+	int rc;
+
+	if (mdb_env_stat(s->env, &st) != 0 ||
+	    mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0)
+		return -1;
+	rc = free_pages(txn, &nfree);
+	/* The info of the snapshot the freelist was read from. */
+	if (rc == 0 && mdb_env_info(s->env, &info) != 0)
+		rc = -1;
+	mdb_txn_abort(txn);
+	if (rc == -1)
+		return -1;
+	if (nfree > info.me_last_pgno + 1)
+		nfree = info.me_last_pgno + 1;
+	*used = ((uint64_t)info.me_last_pgno + 1 - nfree) * st.ms_psize;
+	*size = info.me_mapsize;
+	return 0;
+}
+
 void
 store_reader_check(struct store *s)
 {

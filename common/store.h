@@ -44,6 +44,11 @@ struct store	*store_open(const char *dir, uint64_t map_size,
 void		 store_close(struct store *);
 /* Sync what was committed so far to disk (the daemons, every second). */
 void		 store_sync(struct store *);
+/*
+ * The map's size and the bytes of it in use: its pages up to the last
+ * one written, less the free pages LMDB will reuse.  -1 on error.
+ */
+int		 store_usage(struct store *, uint64_t *used, uint64_t *size);
 /* Reclaim reader slots of dead processes; logs how many. */
 void		 store_reader_check(struct store *);
 

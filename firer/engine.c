@@ -328,7 +328,7 @@ lateness_histogram(void)
 	static struct metric *m;
 
 	if (m == NULL)
-		m = metric_histogram("postline_firer_lateness_ms",
+		m = metric_histogram("postline_firer_lateness_seconds",
 		    "From the due time to the request.", NULL);
 	return m;
 }
@@ -360,7 +360,8 @@ count_attempt(const struct flight *fl, int result, int64_t latency_ms)
 	metric_add(metric_counter("postline_firer_attempts_total",
 	    "Attempts, by rule and result.", labels), 1);
 	if (result != ATTEMPT_CANCELLED)
-		metric_observe_ms(metric_histogram("postline_firer_attempt_ms",
+		metric_observe_ms(metric_histogram(
+		    "postline_firer_attempt_seconds",
 		    "Time from request to response.", NULL), (double)latency_ms);
 }
 
@@ -613,13 +614,26 @@ take_off(struct engine *f, struct flight **go)
 	return ngo;
 }
 
-/* Once a second: the schedule's depth, and a sync. */
+/*
+ * Once a second: the schedule's depth, how long its first delivery has
+ * been due, the use of the map, and a sync.
+ */
 static void
 chores(struct engine *f)
 {
+	int64_t first_due, overdue = 0;
+	uint64_t used, size;
+
 	metric_set(metric_gauge("postline_firer_scheduled",
 	    "Deliveries in the schedule.", NULL),
-	    (int64_t)queue_depth(f->queue));
+	    (int64_t)queue_depth(f->queue, &first_due));
+	if (first_due >= 0 && first_due < now_ms())
+		overdue = (now_ms() - first_due) / 1000;
+	metric_set(metric_gauge("postline_firer_overdue_seconds",
+	    "How long the first delivery due has waited past its due time.",
+	    NULL), overdue);
+	if (store_usage(queue_store(f->queue), &used, &size) == 0)
+		metrics_lmdb(used, size);
 	store_sync(queue_store(f->queue));
 }
 

@@ -115,7 +115,8 @@ int		 queue_recover(struct queue *);
 /* firer -R: schedule a known delivery again at now. */
 int		 queue_replay(struct store_txn *, const char *postback_id,
 		    int64_t now);
-uint64_t	 queue_depth(struct queue *);	/* deliveries scheduled */
+/* Deliveries scheduled; the due time of the first, or -1 if none. */
+uint64_t	 queue_depth(struct queue *, int64_t *first_due_ms);
 /*
  * Kinds of retention (retain.h), all by retention logs: the attempt log,
  * finished deliveries and conversion states.

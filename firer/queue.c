@@ -537,14 +537,23 @@ queue_replay(struct store_txn *txn, const char *pid, int64_t now)
 }
 
 uint64_t
-queue_depth(struct queue *s)
+queue_depth(struct queue *s, int64_t *first_due_ms)
 {
 	struct store_txn *txn;
+	struct store_cursor *c;
+	struct store_val k, v;
 	uint64_t n;
 
+	*first_due_ms = -1;
 	if (store_begin(s->store, 0, &txn) != STORE_OK)
 		return 0;
 	n = store_count(txn, DB_SCHEDULE);
+	if (store_cursor_open(txn, DB_SCHEDULE, &c) == STORE_OK) {
+		if (store_cursor_seek(c, NULL, 0, &k, &v) == STORE_OK &&
+		    k.len == QUEUE_KEY_LEN)
+			*first_due_ms = (int64_t)wire_be64_get(k.data);
+		store_cursor_close(c);
+	}
 	store_abort(txn);
 	return n;
 }

@@ -59,6 +59,7 @@ struct spool {
 	spool_report_fn	 report;
 	void		*report_arg;
 	int64_t		 probe_ms;	/* when to try storing again */
+	int64_t		 gauges_ms;	/* when to set the slower gauges */
 	pthread_t	 syncer;	/* syncs what the spool asks, and */
 	int		 syncing;	/* every second anyway */
 	pthread_mutex_t	 sync_lock;
@@ -71,6 +72,7 @@ struct spool {
 	int		 closed;	/* stopped: refuse new jobs */
 	struct metric	*m_records;	/* gauges and the verdict wait */
 	struct metric	*m_bytes;
+	struct metric	*m_limit;
 	struct metric	*m_verdict_ms;
 };
 
@@ -198,7 +200,10 @@ spool_open(struct daemon *d, int *healthy, spool_report_fn report,
 	    "Hits in the spool not yet acknowledged by a matcher.", NULL);
 	sp->m_bytes = metric_gauge("postline_ingest_spool_bytes",
 	    "Bytes of the hits kept in the spool.", NULL);
-	sp->m_verdict_ms = metric_histogram("postline_ingest_verdict_ms",
+	sp->m_limit = metric_gauge("postline_ingest_spool_limit_bytes",
+	    "The spool's limit: past it, hits are answered 503 spool_full.",
+	    NULL);
+	sp->m_verdict_ms = metric_histogram("postline_ingest_verdict_seconds",
 	    "From the commit of a conversion to its verdict.", NULL);
 	return sp;
 fail:
@@ -530,6 +535,24 @@ wait_for_work(struct spool *sp)
 	bus_poll(socks, n, sp->wake_fd, SPOOL_POLL_MS, readable);
 }
 
+/* The spool's depth at every turn; the rest once a second. */
+static void
+set_gauges(struct spool *sp)
+{
+	uint64_t used, size;
+
+	metric_set(sp->m_records, (int64_t)outbox_pending(sp->outbox));
+	metric_set(sp->m_bytes, (int64_t)outbox_bytes(sp->outbox));
+	if (mono_ms() < sp->gauges_ms)
+		return;
+	sp->gauges_ms = mono_ms() + 1000;
+	metric_set(sp->m_limit, (int64_t)spool_limit(sp->daemon->conf));
+	outbox_gauge(sp->outbox, "postline_ingest_outbox_pending",
+	    "Hits not yet acknowledged, by matcher shard.", "matcher");
+	if (store_usage(sp->store, &used, &size) == 0)
+		metrics_lmdb(used, size);
+}
+
 void
 spool_turn(struct spool *sp)
 {
@@ -543,8 +566,7 @@ spool_turn(struct spool *sp)
 	outbox_flush(sp->outbox);
 	expire_waiting(sp, 0);
 	probe(sp);
-	metric_set(sp->m_records, (int64_t)outbox_pending(sp->outbox));
-	metric_set(sp->m_bytes, (int64_t)outbox_bytes(sp->outbox));
+	set_gauges(sp);
 }
 
 void

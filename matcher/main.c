@@ -98,7 +98,7 @@ make_metrics(void)
 			    "postline_matcher_verdicts_total",
 			    "Verdicts, by result and reason.", labels);
 		}
-	m_join_ms = metric_histogram("postline_matcher_join_ms",
+	m_join_ms = metric_histogram("postline_matcher_join_seconds",
 	    "Time to apply one hit.", NULL);
 }
 
@@ -127,18 +127,17 @@ hit_apply(void *arg, struct store_txn *txn, void *p, const char *sender,
 	return 0;
 }
 
+/* Once a second: the gauges of the outbox and the map, and a sync. */
 static void
-gauge_outbox(struct matcher *m)
+chores(struct matcher *m)
 {
-	char labels[32];
-	unsigned d;
+	uint64_t used, size;
 
-	for (d = 0; d < outbox_ndest(m->outbox); d++) {
-		snprintf(labels, sizeof(labels), "firer=\"%u\"", d);
-		metric_set(metric_gauge("postline_matcher_outbox_pending",
-		    "Events not yet acknowledged, by firer.", labels),
-		    (int64_t)outbox_dest_pending(m->outbox, d));
-	}
+	outbox_gauge(m->outbox, "postline_matcher_outbox_pending",
+	    "Events not yet acknowledged, by firer.", "firer");
+	if (store_usage(m->store, &used, &size) == 0)
+		metrics_lmdb(used, size);
+	store_sync(m->store);
 }
 
 /* The counters of the batch, written in its transaction. */
@@ -210,8 +209,7 @@ run(struct matcher *m, struct bus_sock *router)
 	while (!daemon_stopping) {
 		behind = retain_step(ret, now_ms());
 		if (mono_ms() >= next_chores) {
-			gauge_outbox(m);
-			store_sync(m->store);
+			chores(m);
 			next_chores = mono_ms() + 1000;
 		}
 		if (daemon_reloading) {

@@ -1,6 +1,7 @@
 """Prometheus /metrics of ingest, matcher and firer."""
 
 import re
+import time
 
 from harness import Receiver, cluster_of, free_port, get, main
 
@@ -15,6 +16,14 @@ def scrape(port):
             name, value = line.rsplit(" ", 1)
             values[name] = float(value)
     return body, values
+
+
+def check_lmdb(v):
+    """The map's use: some pages, fewer than the map (1 GiB default)."""
+    used, size = v["postline_lmdb_map_used_bytes"], \
+        v["postline_lmdb_map_size_bytes"]
+    assert 0 < used < size, (used, size)
+    assert size >= 1 << 30, size
 
 
 def test_metrics_of_every_daemon():
@@ -45,16 +54,31 @@ def test_metrics_of_every_daemon():
                  'code="200"}'] == 1
         assert v['postline_ingest_hits_total{endpoint="postback",'
                  'code="403"}'] == 1
-        assert v['postline_ingest_verdict_ms_count'] == 1
+        assert v['postline_ingest_verdict_seconds_count'] == 1
         assert "postline_ingest_spool_bytes" in v
+        assert v["postline_ingest_spool_limit_bytes"] > 0
+        # Set once a second: the acknowledged click leaves it.
+        deadline = time.monotonic() + 5
+        while v['postline_ingest_outbox_pending{matcher="0"}'] != 0:
+            assert time.monotonic() < deadline, text
+            time.sleep(0.1)
+            text, v = scrape(ports[0])
+        # Times are in seconds: a verdict on loopback takes well under 1.
+        assert 0 < v["postline_ingest_verdict_seconds_sum"] < 1, text
+        assert 'postline_ingest_verdict_seconds_bucket{le="0.0005"}' in v
+        assert 'postline_ingest_verdict_seconds_bucket{le="10"}' in v
+        check_lmdb(v)
         _, v = scrape(ports[1])
         assert v['postline_matcher_hits_total{kind="click"}'] == 1
         assert v['postline_matcher_verdicts_total{result="approved",'
                  'reason=""}'] == 1
-        assert v['postline_matcher_join_ms_bucket{le="+Inf"}'] == 2
+        assert v['postline_matcher_join_seconds_bucket{le="+Inf"}'] == 2
+        check_lmdb(v)
         text, v = scrape(ports[2])
         assert v['postline_firer_attempts_total{rule="aff",result="ok"}'] == 1
-        assert v['postline_firer_attempt_ms_count'] == 1
+        assert v['postline_firer_attempt_seconds_count'] == 1
+        assert v["postline_firer_overdue_seconds"] == 0
+        check_lmdb(v)
         assert re.search(r'postline_firer_in_flight\{host="127.0.0.1:\d+"\} 0',
                          text), text
         status, _, _ = get("http://127.0.0.1:%d/nosuch" % ports[2])

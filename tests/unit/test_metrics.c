@@ -19,46 +19,46 @@
 #include "util.h"
 
 static const char want_latency[] =
-    "# HELP pl_latency_ms Latency.\n"
-    "# TYPE pl_latency_ms histogram\n"
-    "pl_latency_ms_bucket{endpoint=\"click\",le=\"0.5\"} 2\n"
-    "pl_latency_ms_bucket{endpoint=\"click\",le=\"1\"} 2\n"
-    "pl_latency_ms_bucket{endpoint=\"click\",le=\"2\"} 3\n"
-    "pl_latency_ms_bucket{endpoint=\"click\",le=\"5\"} 3\n"
-    "pl_latency_ms_bucket{endpoint=\"click\",le=\"10\"} 4\n"
-    "pl_latency_ms_bucket{endpoint=\"click\",le=\"20\"} 4\n"
-    "pl_latency_ms_bucket{endpoint=\"click\",le=\"50\"} 4\n"
-    "pl_latency_ms_bucket{endpoint=\"click\",le=\"100\"} 4\n"
-    "pl_latency_ms_bucket{endpoint=\"click\",le=\"200\"} 4\n"
-    "pl_latency_ms_bucket{endpoint=\"click\",le=\"500\"} 4\n"
-    "pl_latency_ms_bucket{endpoint=\"click\",le=\"1000\"} 4\n"
-    "pl_latency_ms_bucket{endpoint=\"click\",le=\"2000\"} 4\n"
-    "pl_latency_ms_bucket{endpoint=\"click\",le=\"5000\"} 4\n"
-    "pl_latency_ms_bucket{endpoint=\"click\",le=\"10000\"} 5\n"
-    "pl_latency_ms_bucket{endpoint=\"click\",le=\"+Inf\"} 6\n"
-    "pl_latency_ms_sum{endpoint=\"click\"} 30009.250\n"
-    "pl_latency_ms_count{endpoint=\"click\"} 6\n";
+    "# HELP pl_latency_seconds Latency.\n"
+    "# TYPE pl_latency_seconds histogram\n"
+    "pl_latency_seconds_bucket{endpoint=\"click\",le=\"0.0005\"} 2\n"
+    "pl_latency_seconds_bucket{endpoint=\"click\",le=\"0.001\"} 2\n"
+    "pl_latency_seconds_bucket{endpoint=\"click\",le=\"0.002\"} 3\n"
+    "pl_latency_seconds_bucket{endpoint=\"click\",le=\"0.005\"} 3\n"
+    "pl_latency_seconds_bucket{endpoint=\"click\",le=\"0.01\"} 4\n"
+    "pl_latency_seconds_bucket{endpoint=\"click\",le=\"0.02\"} 4\n"
+    "pl_latency_seconds_bucket{endpoint=\"click\",le=\"0.05\"} 4\n"
+    "pl_latency_seconds_bucket{endpoint=\"click\",le=\"0.1\"} 4\n"
+    "pl_latency_seconds_bucket{endpoint=\"click\",le=\"0.2\"} 4\n"
+    "pl_latency_seconds_bucket{endpoint=\"click\",le=\"0.5\"} 4\n"
+    "pl_latency_seconds_bucket{endpoint=\"click\",le=\"1\"} 4\n"
+    "pl_latency_seconds_bucket{endpoint=\"click\",le=\"2\"} 4\n"
+    "pl_latency_seconds_bucket{endpoint=\"click\",le=\"5\"} 4\n"
+    "pl_latency_seconds_bucket{endpoint=\"click\",le=\"10\"} 5\n"
+    "pl_latency_seconds_bucket{endpoint=\"click\",le=\"+Inf\"} 6\n"
+    "pl_latency_seconds_sum{endpoint=\"click\"} 30.009250\n"
+    "pl_latency_seconds_count{endpoint=\"click\"} 6\n";
 
 static const char want_wait[] =
-    "# HELP pl_wait_ms Wait.\n"
-    "# TYPE pl_wait_ms histogram\n"
-    "pl_wait_ms_bucket{le=\"0.5\"} 0\n"
-    "pl_wait_ms_bucket{le=\"1\"} 0\n"
-    "pl_wait_ms_bucket{le=\"2\"} 0\n"
-    "pl_wait_ms_bucket{le=\"5\"} 0\n"
-    "pl_wait_ms_bucket{le=\"10\"} 0\n"
-    "pl_wait_ms_bucket{le=\"20\"} 0\n"
-    "pl_wait_ms_bucket{le=\"50\"} 0\n"
-    "pl_wait_ms_bucket{le=\"100\"} 0\n"
-    "pl_wait_ms_bucket{le=\"200\"} 0\n"
-    "pl_wait_ms_bucket{le=\"500\"} 0\n"
-    "pl_wait_ms_bucket{le=\"1000\"} 0\n"
-    "pl_wait_ms_bucket{le=\"2000\"} 0\n"
-    "pl_wait_ms_bucket{le=\"5000\"} 0\n"
-    "pl_wait_ms_bucket{le=\"10000\"} 0\n"
-    "pl_wait_ms_bucket{le=\"+Inf\"} 1\n"
-    "pl_wait_ms_sum 10000.500\n"
-    "pl_wait_ms_count 1\n";
+    "# HELP pl_wait_seconds Wait.\n"
+    "# TYPE pl_wait_seconds histogram\n"
+    "pl_wait_seconds_bucket{le=\"0.0005\"} 0\n"
+    "pl_wait_seconds_bucket{le=\"0.001\"} 0\n"
+    "pl_wait_seconds_bucket{le=\"0.002\"} 0\n"
+    "pl_wait_seconds_bucket{le=\"0.005\"} 0\n"
+    "pl_wait_seconds_bucket{le=\"0.01\"} 0\n"
+    "pl_wait_seconds_bucket{le=\"0.02\"} 0\n"
+    "pl_wait_seconds_bucket{le=\"0.05\"} 0\n"
+    "pl_wait_seconds_bucket{le=\"0.1\"} 0\n"
+    "pl_wait_seconds_bucket{le=\"0.2\"} 0\n"
+    "pl_wait_seconds_bucket{le=\"0.5\"} 0\n"
+    "pl_wait_seconds_bucket{le=\"1\"} 0\n"
+    "pl_wait_seconds_bucket{le=\"2\"} 0\n"
+    "pl_wait_seconds_bucket{le=\"5\"} 0\n"
+    "pl_wait_seconds_bucket{le=\"10\"} 0\n"
+    "pl_wait_seconds_bucket{le=\"+Inf\"} 1\n"
+    "pl_wait_seconds_sum 10.000500\n"
+    "pl_wait_seconds_count 1\n";
 
 static const char want_plain[] =
     "# HELP pl_clicks_total Clicks taken.\n"
@@ -109,16 +109,16 @@ make_histograms(void)
 {
 	struct metric *h;
 
-	h = metric_histogram("pl_latency_ms", "Latency.", "endpoint=\"click\"");
+	h = metric_histogram("pl_latency_seconds", "Latency.", "endpoint=\"click\"");
 	metric_observe_ms(h, 0.25);
 	metric_observe_ms(h, 0.5);
 	metric_observe_ms(h, 1.5);
 	metric_observe_ms(h, 7);
 	metric_observe_ms(h, 10000);
-	CHECK(metric_histogram("pl_latency_ms", "Latency.",
+	CHECK(metric_histogram("pl_latency_seconds", "Latency.",
 	    "endpoint=\"click\"") == h);
 	metric_observe_ms(h, 20000);
-	metric_observe_ms(metric_histogram("pl_wait_ms", "Wait.", NULL),
+	metric_observe_ms(metric_histogram("pl_wait_seconds", "Wait.", NULL),
 	    10000.5);
 }
 

@@ -4,7 +4,8 @@
  * forgotten after an abort, a reader keeps the snapshot it began with,
  * cursors walk keys in order, a store whose map is full says so
  * (STORE_FULL) and goes on working once the failed transaction is
- * aborted, what was committed is there again after a reopen, and a
+ * aborted, what was committed is there again after a reopen, the map's
+ * use (store_usage) counts the free pages LMDB will reuse, and a
  * data.mdb cut short is refused when opened (not mapped, to die with
  * SIGBUS at the first read past its end).
  */
@@ -348,6 +349,57 @@ test_reopen(const char *dir)
 	store_close(st);
 }
 
+/* Put n values of FILL_VALLEN bytes, or delete them, in one commit. */
+static void
+put_or_delete(struct store *st, int n, int del)
+{
+	static char val[FILL_VALLEN];
+	struct store_txn *t;
+	char key[16];
+	int i;
+
+	CHECK(store_begin(st, 1, &t) == STORE_OK);
+	for (i = 0; i < n; i++) {
+		snprintf(key, sizeof(key), "u%06d", i);
+		CHECK(del ? store_del(t, DB_B, key, strlen(key)) == STORE_OK :
+		    store_put(t, DB_B, key, strlen(key), val, sizeof(val)) ==
+		    STORE_OK);
+	}
+	CHECK(store_commit(t, 0) == STORE_OK);
+}
+
+/*
+ * The map's use: its size as opened; the bytes in use grow with what is
+ * put, fall when it is deleted (its pages go to the freelist) and grow
+ * again by less than the first time when it is put back (the free pages
+ * are reused).
+ */
+static void
+test_usage(const char *dir)
+{
+	uint64_t empty, full, emptied, refilled, size;
+	struct store *st;
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/usage", dir);
+	st = store_open(path, MAP_LARGE, dbs, DB_COUNT, 0);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(store_usage(st, &empty, &size) == 0 && size == MAP_LARGE);
+	put_or_delete(st, 2000, 0);
+	CHECK(store_usage(st, &full, &size) == 0);
+	CHECK(full >= empty + 2000 * FILL_VALLEN);
+	put_or_delete(st, 2000, 1);
+	put_or_delete(st, 0, 0);	/* a later commit reuses the freed pages */
+	CHECK(store_usage(st, &emptied, &size) == 0);
+	CHECK(emptied < full / 4);
+	put_or_delete(st, 2000, 0);
+	CHECK(store_usage(st, &refilled, &size) == 0);
+	CHECK(refilled <= full + full / 10);
+	store_close(st);
+}
+
 /* The filled store of test_full, its file cut to half: refused. */
 static void
 test_cut_short(const char *dir)
@@ -384,6 +436,7 @@ main(void)
 		store_close(st);
 		test_reopen(path);
 	}
+	test_usage(dir);
 	test_full(dir);
 	test_cut_short(dir);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
