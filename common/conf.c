@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "conf.h"
 #include "record.h"
@@ -1742,6 +1743,9 @@ conf_path(const char *flag)
 		return flag;
 	if ((env = getenv(CONF_ENV)) != NULL && *env != '\0')
 		return env;
+	if (access(CONF_DEFAULT_PATH, F_OK) == -1 &&
+	    access(CONF_PACKAGE_PATH, F_OK) == 0)
+		return CONF_PACKAGE_PATH;
 	return CONF_DEFAULT_PATH;
 }
 

@@ -13,6 +13,8 @@
 #include "util.h"
 
 #define CONF_DEFAULT_PATH	"/etc/postline.conf"
+/* Where the Debian package keeps it: read when the default is absent. */
+#define CONF_PACKAGE_PATH	"/etc/postline/postline.conf"
 #define CONF_ENV		"POSTLINE_CONF"
 
 enum service {
@@ -141,7 +143,10 @@ void			 conf_free(struct conf *);
 /* Free what a rule holds (for rules built outside conf_load). */
 void			 conf_rule_clear(struct rule *);
 
-/* The path to read: -f if given, else $POSTLINE_CONF, else the default. */
+/*
+ * The path to read: -f if given, else $POSTLINE_CONF, else the default,
+ * else (when the default does not exist and it does) the package's.
+ */
 const char		*conf_path(const char *flag);
 
 const struct offer	*conf_offer(const struct conf *, const char *id);

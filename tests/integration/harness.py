@@ -284,6 +284,11 @@ def kv(text):
     return dict(w.split("=", 1) for w in text.split() if "=" in w)
 
 
+class Skip(Exception):
+    """raise Skip("why"): the test cannot run on this machine.  It is
+    reported as skipped with its reason, and does not fail the suite."""
+
+
 def main(tests):
     """Run test functions; print one line each and a summary."""
     passed = failed = 0
@@ -291,6 +296,9 @@ def main(tests):
         started = time.monotonic()
         try:
             test()
+        except Skip as why:
+            print("skip %s: %s" % (test.__name__, why))
+            continue
         except Exception:
             failed += 1
             print("FAIL %s (%.1fs)" % (test.__name__,
