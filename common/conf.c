@@ -778,8 +778,20 @@ offer_unique_window(struct parser *ps, void *obj, const char *v)
 	return 0;
 }
 
+static int
+offer_min_delta(struct parser *ps, void *obj, const char *v)
+{
+	struct offer *o = obj;
+
+	if (parse_duration_ms(v, &o->min_delta_ms) == -1) {
+		oerr(ps, "bad duration '%s' for min-delta", v);
+		return -1;
+	}
+	return 0;
+}
+
 enum { OFFER_URL, OFFER_TOKEN, OFFER_WINDOW, OFFER_PAYOUT, OFFER_REVENUE,
-    OFFER_MULTIPLE, OFFER_UNIQUE_WINDOW };
+    OFFER_MULTIPLE, OFFER_UNIQUE_WINDOW, OFFER_MIN_DELTA };
 
 static const struct option offer_options[] = {
 	[OFFER_URL] = { "url", 0, offer_url },
@@ -789,6 +801,7 @@ static const struct option offer_options[] = {
 	[OFFER_REVENUE] = { "revenue", 0, offer_revenue },
 	[OFFER_MULTIPLE] = { "multiple", 0, offer_multiple },
 	[OFFER_UNIQUE_WINDOW] = { "unique-window", 0, offer_unique_window },
+	[OFFER_MIN_DELTA] = { "min-delta", 0, offer_min_delta },
 };
 
 static int

@@ -36,6 +36,8 @@ struct offer {
 	int		 multiple;	/* a new order_id is a new conversion */
 	int64_t		 unique_window_ms; /* a click from the same IP and
 					   User-Agent within it: a duplicate */
+	int64_t		 min_delta_ms;	/* a conversion sooner after its
+					   click is too_fast; 0: off */
 };
 
 struct alias {

@@ -241,6 +241,41 @@ build_event(struct event *ev, const struct hit *click, const struct hit *hit,
 	attrs_set(&ev->attrs, COUNTER_ATTR_RECEIVED, received);
 }
 
+/*
+ * Sooner after its click than the offer's min-delta (click injection,
+ * bots).  Both times are ingests' clocks: a negative delta (the click's
+ * host ahead) is never too fast (matcher(8), Verdicts).
+ */
+static int
+too_fast(const struct offer *offer, const struct hit *click,
+    const struct hit *hit)
+{
+	int64_t delta = hit->time_ms - click->time_ms;
+
+	return offer && offer->min_delta_ms > 0 && delta >= 0 &&
+	    delta < offer->min_delta_ms;
+}
+
+/*
+ * A too_fast conversion is not recorded (the report counts it invalid)
+ * but goes to the firer as rejected, so that rules on "reason too_fast"
+ * fire for it.
+ */
+static int
+emit_too_fast(struct matcher *m, struct store_txn *txn,
+    const struct hit *click, const struct hit *hit, const struct offer *offer)
+{
+	struct event ev;
+	int rc;
+
+	event_init(&ev);
+	build_event(&ev, click, hit, offer, STATUS_REJECTED);
+	attrs_set(&ev.attrs, "reason", "too_fast");
+	rc = emit(m, txn, &ev);
+	event_free(&ev);
+	return rc;
+}
+
 /* A new conversion in the index by time first received (counter.h). */
 static int
 index_received(struct store_txn *txn, const struct buf *key,
@@ -378,6 +413,10 @@ join_conversion(struct matcher *m, struct store_txn *txn,
 	    hit->time_ms - click->time_ms > offer->window_ms) {
 		reject(v, "expired");
 		rc = 0;
+	} else if (rc == STORE_NOTFOUND && hit != click &&
+	    too_fast(offer, click, hit)) {
+		reject(v, "too_fast");
+		rc = emit_too_fast(m, txn, click, hit, offer);
 	} else if (rc == STORE_NOTFOUND) {
 		if (status == 0)
 			status = STATUS_APPROVED;

@@ -52,7 +52,8 @@ hit_decode(struct wire_reader *r, void *p)
 
 /* Reasons of our own; an advertiser's reason is counted as "other". */
 static const char *const reasons[] = {
-	"", "duplicate", "unknown_click", "expired", "token_mismatch",
+	"", "duplicate", "unknown_click", "expired", "too_fast",
+	"token_mismatch",
 	"invalid_transition", "wrong_shard", "malformed", "other"
 };
 #define NREASONS	(sizeof(reasons) / sizeof(reasons[0]))

@@ -6,7 +6,7 @@ import signal
 import threading
 import time
 
-from harness import Receiver, cluster_of, get, kv, main
+from harness import Receiver, cluster_of, get, kv, main, program, run
 from wire import (HIT_CLICK, HIT_POSTBACK, Sender, hit, txid)
 
 def conf(recv, extra=""):
@@ -70,6 +70,65 @@ def test_window_expired():
                           "transaction_id": tx}, answer
         assert all(s == 0 for s in c.stop_all().values())
     assert recv.requests == []
+    recv.close()
+
+
+def test_too_fast():
+    """min-delta: a conversion sooner than that after its click is
+    rejected too_fast, fires rules on that reason, counts as invalid; a
+    clickless one is exempt; one that seems to come before its click (the
+    click's ingest clock ahead) is never too fast."""
+    recv = Receiver()
+    body = "\n".join([
+        "global-token g1",
+        'offer fast url "http://127.0.0.1:9/?t={transaction_id}" '
+        'min-delta 10s payout 3',
+        'postback aff on conversion url "%s?t={transaction_id}"' %
+        recv.url("/aff"),
+        'postback fraud on conversion status rejected reason too_fast '
+        'url "%s?t={transaction_id}&r={reason}"' % recv.url("/fraud"),
+    ])
+    with cluster_of(body) as c:
+        c.start_all()
+        tx = click(c, "fast")
+        status, answer = postback(c, tx)
+        assert status == 200 and answer == {
+            "result": "rejected", "reason": "too_fast",
+            "transaction_id": tx}, answer
+        got = recv.wait_for(1)
+        assert got[0]["path"] == "/fraud" and got[0]["query"] == {
+            "t": [tx], "r": ["too_fast"]}, got
+        status, _, text = get(c.base() + "/clickless?secure=g1&offer_id=fast"
+                              "&publisher=p")
+        assert kv(text)["result"] == "approved", text
+        assert recv.wait_for(2)[1]["path"] == "/aff"
+
+        # Times chosen through the hand-off: 15 s after its click, 3 s
+        # before it, 5 s after it.
+        sender = Sender("ipc://%s/matcher-0.sock" % c.dir,
+                        "ingest-x/0000000000000009")
+        at = int(time.time() * 1000) - 60000
+        late, skew, soon = txid(ms=at), txid(ms=at), txid(ms=at)
+        sender.send([hit(HIT_CLICK, t, {"offer_id": "fast",
+                                        "publisher": "p"}, ms=at)
+                     for t in (late, skew, soon)])
+        _, verdicts = sender.send([
+            hit(HIT_POSTBACK, late, {"_token": "*"}, ms=at + 15000),
+            hit(HIT_POSTBACK, skew, {"_token": "*"}, ms=at - 3000),
+            hit(HIT_POSTBACK, soon, {"_token": "*"}, ms=at + 5000)])
+        assert [v[1:3] for v in verdicts] == [
+            ("approved", ""), ("approved", ""), ("rejected", "too_fast")], \
+            verdicts
+        sender.close()
+        got = recv.wait_for(5)
+        assert sorted((r["path"], r["query"]["t"][0]) for r in got[2:]) == \
+            sorted([("/aff", late), ("/aff", skew), ("/fraud", soon)]), got
+        # Two too fast (invalid, not conversions), three approved.
+        status, out, err = run([program("report"), "-f", c.conf, "--by",
+                                "offer", "--fields",
+                                "offer_id,conversions,approved,invalid"])
+        assert status == 0 and out == "fast\t3\t3\t2\n", (out, err)
+        assert all(s == 0 for s in c.stop_all().values())
     recv.close()
 
 
@@ -225,7 +284,8 @@ def test_events_for_a_removed_firer_are_rehomed():
 
 
 if __name__ == "__main__":
-    main([test_conversion_before_its_click_is_held, test_window_expired,
+    main([test_too_fast, test_conversion_before_its_click_is_held,
+          test_window_expired,
           test_duplicates_multiple_and_events,
           test_status_changes_and_the_default_status,
           test_misrouted_shard_is_refused, test_kill_matcher_during_a_stream,

@@ -199,6 +199,7 @@ check_full_offers(const struct conf *c)
 		CHECK_STR(o->payout, "2.50");
 		CHECK_STR(o->revenue, "4");
 		CHECK(o->multiple == 1);
+		CHECK(o->min_delta_ms == 30000);
 	}
 	CHECK((o = conf_offer(c, "b.2")) != NULL);
 	if (o != NULL) {
@@ -208,6 +209,7 @@ check_full_offers(const struct conf *c)
 		CHECK(o->window_ms == CONF_DEFAULT_WINDOW_MS);
 		CHECK(o->payout == NULL && o->revenue == NULL);
 		CHECK(o->multiple == 0);
+		CHECK(o->min_delta_ms == 0);
 	}
 	CHECK(conf_offer(c, "a2") == NULL);
 }
@@ -263,7 +265,7 @@ check_rule_aff(const struct rule *r)
 	CHECK(r->timeout_ms == 5000);
 	CHECK_STR(tmpl_source(r->url), "https://aff.example.net/pb?"
 	    "click={external_transaction_id}&amt={payout}");
-	CHECK(r->line == 27);
+	CHECK(r->line == 28);
 }
 
 static void
@@ -301,7 +303,7 @@ check_full_rules(const struct conf *c)
 		CHECK(r->events.n == 2);
 		CHECK_STR(r->events.v[0], "deposit");
 		CHECK(r->status == STATUS_PENDING);
-		CHECK(r->line == 37);
+		CHECK(r->line == 38);
 	}
 	CHECK((r = conf_rule(c, "clicks")) != NULL);
 	if (r != NULL)
