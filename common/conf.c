@@ -49,7 +49,7 @@ struct directive {
 static directive_fn dir_data_dir, dir_global_token, dir_offer, dir_alias,
     dir_postback, dir_retention, dir_listen, dir_trust_proxy,
     dir_spool_max, dir_public_url, dir_metrics, dir_map_size,
-    dir_endpoint, dir_grace, dir_max_per_host;
+    dir_endpoint, dir_grace, dir_max_per_host, dir_postbacks_max;
 
 
 static const struct directive directives[] = {
@@ -65,6 +65,7 @@ static const struct directive directives[] = {
 	{ "ingest listen",	SERVICE_INGEST, 1, 1, dir_listen },
 	{ "ingest trust-proxy",	SERVICE_INGEST, 1, 1, dir_trust_proxy },
 	{ "ingest spool-max",	SERVICE_INGEST, 0, 1, dir_spool_max },
+	{ "ingest postbacks-max", SERVICE_INGEST, 0, 1, dir_postbacks_max },
 	{ "ingest public-url",	SERVICE_INGEST, 0, 1, dir_public_url },
 	{ "ingest metrics",	SERVICE_INGEST, 0, 1, dir_metrics },
 	{ "ingest map-size",	SERVICE_INGEST, 0, 1, dir_map_size },
@@ -1500,6 +1501,21 @@ dir_max_per_host(struct parser *ps, const struct directive *d, char **av,
 	ps->conf->max_per_host = (uint32_t)n;
 }
 
+static void
+dir_postbacks_max(struct parser *ps, const struct directive *d, char **av,
+    size_t ac)
+{
+	uint64_t n;
+
+	(void)ac;
+	if (parse_uint(av[0], CONF_POSTBACKS_MAX, &n) == -1 || n == 0) {
+		perr(ps, "%s: bad number '%s' (1 to %d)", d->name, av[0],
+		    CONF_POSTBACKS_MAX);
+		return;
+	}
+	ps->conf->postbacks_max = n;
+}
+
 /*
  * The file as a whole.
  */
@@ -1670,6 +1686,7 @@ conf_new(const char *path)
 	    CONF_DEFAULT_RETENTION_POSTBACKS_MS;
 	c->retention_ms[RETENTION_REPORTS] = CONF_DEFAULT_RETENTION_REPORTS_MS;
 	c->spool_max = CONF_DEFAULT_SPOOL_MAX;
+	c->postbacks_max = CONF_DEFAULT_POSTBACKS_MAX;
 	c->max_per_host = CONF_DEFAULT_MAX_PER_HOST;
 	for (i = 0; i < SERVICE_END; i++)
 		c->map_size[i] = CONF_DEFAULT_MAP_SIZE;

@@ -113,6 +113,7 @@ struct conf {
 	struct cidr	*trust_proxy;
 	size_t		 ntrust_proxy;
 	uint64_t	 spool_max;
+	uint64_t	 postbacks_max;	/* rows of refused requests kept */
 	uint32_t	 max_per_host;
 	char		*public_url;
 };
@@ -131,6 +132,8 @@ struct conf {
 #define CONF_DEFAULT_RETENTION_REPORTS_MS (400LL * 86400 * 1000)
 #define CONF_DEFAULT_UNIQUE_WINDOW_MS	(24LL * 3600 * 1000)
 #define CONF_DEFAULT_SPOOL_MAX		(1ULL << 30)
+#define CONF_DEFAULT_POSTBACKS_MAX	100000
+#define CONF_POSTBACKS_MAX		100000000
 #define CONF_DEFAULT_MAP_SIZE		(16ULL << 30)
 #define CONF_DEFAULT_MAX_PER_HOST	32
 #define CONF_DEFAULT_TIMEOUT_MS		(15 * 1000)

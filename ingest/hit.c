@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "counter.h"
+#include "inbound.h"
 #include "ingest.h"
 #include "log.h"
 #include "tmpl.h"
@@ -495,6 +496,90 @@ pixel_error(const struct request_info *ri, struct answer *ans)
 	answer_gif(ans);
 }
 
+static int
+kind_of(enum endpoint ep)
+{
+	switch (ep) {
+	case EP_POSTBACK:
+		return HIT_POSTBACK;
+	case EP_PIXEL:
+		return HIT_PIXEL;
+	case EP_CLICKLESS:
+		return HIT_CLICKLESS;
+	case EP_REJECT:
+		return HIT_REJECT;
+	default:
+		return 0;
+	}
+}
+
+/* Whether an alias of any offer (or "*") makes name the secure token. */
+static int
+names_token(const struct conf *conf, const char *name)
+{
+	size_t i;
+
+	if (strcmp(name, "secure") == 0)
+		return 1;
+	for (i = 0; i < conf->naliases; i++)
+		if (strcmp(conf->aliases[i].theirs, name) == 0 &&
+		    strcmp(conf->aliases[i].ours, "secure") == 0)
+			return 1;
+	return 0;
+}
+
+/* The error word of an answer "error=WORD ...". */
+static void
+set_error_word(struct inbound_row *row, const char *body)
+{
+	size_t n;
+
+	if (body == NULL || strncmp(body, "error=", 6) != 0)
+		return;
+	n = strcspn(body + 6, " ");
+	row->f[IN_REASON] = xstrndup(body + 6, n);
+}
+
+/*
+ * The row of a refused conversion-type request (inbound.h): the error
+ * and what the request named, its parameters with the token as ***.
+ */
+static void
+refusal_row(const struct conf *conf, const struct request_info *ri,
+    int64_t time_ms, const struct answer *ans, struct job *job)
+{
+	const struct attrs *p = ri->params;
+	const char *offer = param(conf, NULL, p, "offer_id");
+	struct inbound_row row;
+	struct buf q;
+	size_t i;
+
+	inbound_init(&row);
+	row.time_ms = time_ms;
+	row.kind = (uint8_t)kind_of(ri->endpoint);
+	row.result = INBOUND_ERROR;
+	row.http_status = ri->endpoint == EP_PIXEL ? 200 : (uint16_t)ans->status;
+	set_error_word(&row, ans->body);
+	inbound_set(&row, IN_TXID, param(conf, offer, p, "transaction_id"));
+	inbound_set(&row, IN_OFFER, offer);
+	inbound_set(&row, IN_PUBLISHER, param(conf, offer, p, "publisher"));
+	inbound_set(&row, IN_EVENT, param(conf, offer, p, "event"));
+	inbound_set(&row, IN_STATUS, param(conf, offer, p, "status"));
+	inbound_set(&row, IN_ORDER, param(conf, offer, p, "order_id"));
+	inbound_set(&row, IN_IP, ri->client_ip);
+	buf_init(&q);
+	for (i = 0; i < p->n; i++)
+		inbound_query_add(&q, p->v[i].name, p->v[i].value,
+		    names_token(conf, p->v[i].name));
+	buf_add(&q, "", 1);
+	inbound_set(&row, IN_QUERY, q.data);
+	buf_free(&q);
+	buf_reset(&job->record);
+	inbound_put(&job->record, &row);
+	inbound_free(&row);
+	job->refusal = 1;
+}
+
 int
 hit_handle(struct ingest *in, const struct request_info *ri, struct job *job,
     struct answer *ans)
@@ -515,8 +600,7 @@ hit_handle(struct ingest *in, const struct request_info *ri, struct job *job,
 		rc = handle_postback(in, ri, &hit, ans, HIT_POSTBACK);
 		break;
 	case EP_PIXEL:
-		if ((rc = handle_postback(in, ri, &hit, ans, HIT_PIXEL)) != 0)
-			pixel_error(ri, ans);
+		rc = handle_postback(in, ri, &hit, ans, HIT_PIXEL);
 		break;
 	case EP_CLICKLESS:
 		rc = handle_clickless(in, ri, &hit, ans);
@@ -540,9 +624,14 @@ hit_handle(struct ingest *in, const struct request_info *ri, struct job *job,
 	if (rc == 0 && txid_shard(hit.txid) >=
 	    in->daemon->conf->matcher_endpoints.n) {
 		answer_error(ans, 503, "unknown_shard");
+		rc = -1;
+	}
+	if (rc != 0 && kind_of(ri->endpoint) != 0) {
+		refusal_row(in->daemon->conf, ri, hit.time_ms, ans, job);
 		if (ri->endpoint == EP_PIXEL)
 			pixel_error(ri, ans);
-		rc = -1;
+		hit_free(&hit);
+		return 1;
 	}
 	if (rc == 0) {
 		record_put_hit(&job->record, &hit);

@@ -552,7 +552,9 @@ http_report(void *arg, struct job **jobs, size_t n,
 	(void)arg;
 	for (i = 0; i < n; i++) {
 		req = jobs[i]->cookie;
-		answer_outcome(&req->ans, outcome, v, jobs[i]->txid);
+		/* A refusal's answer stands, whether its row was stored. */
+		if (!jobs[i]->refusal)
+			answer_outcome(&req->ans, outcome, v, jobs[i]->txid);
 		if (!req->in_thread)
 			resume(req);
 		else if (nwaiting < nitems(waiting))

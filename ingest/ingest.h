@@ -54,6 +54,8 @@ struct job {
 	unsigned	 shard;
 	int		 conversion;	/* synced before it is answered */
 	int		 wait;		/* answered with the verdict */
+	int		 refusal;	/* record holds the row of a refused
+					   request (inbound.h), not a hit */
 	struct buf	 record;	/* the encoded hit */
 	char		 txid[RECORD_ID_MAX + 1];
 	uint64_t	 seq;		/* its spool sequence once stored */
@@ -88,7 +90,9 @@ void		 client_address(const struct conf *, const char *peer,
 		    const char *xff, char *out, size_t size);
 /*
  * Returns 1 with job->record filled when the hit must be stored (and
- * answer prepared for after the commit), 0 when answer is final now.
+ * answer prepared for after the commit), 0 when answer is final now.  A
+ * conversion-type request refused is stored too, as the row that
+ * report --postbacks lists (job->refusal), its answer final.
  */
 int		 hit_handle(struct ingest *, const struct request_info *,
 		    struct job *, struct answer *);

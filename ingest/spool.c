@@ -17,12 +17,16 @@
 #include "handoff.h"
 #include "ingest.h"
 #include "log.h"
+#include "inbound.h"
 #include "metrics.h"
+#include "retain.h"
 #include "store.h"
 
-enum { DB_SPOOL, DB_META, DB_COUNT };
+enum { DB_SPOOL, DB_META, DB_POSTBACKS, DB_POSTBACKS_TX, DB_COUNT };
 
-static const char *const db_names[DB_COUNT] = { "spool", "meta" };
+static const char *const db_names[DB_COUNT] = {
+	"spool", "meta", INBOUND_DB, INBOUND_TX_DB
+};
 
 #define SPOOL_POLL_MS	50
 #define SPOOL_BATCH_MAX	4096
@@ -73,6 +77,10 @@ struct spool {
 	struct metric	*m_records;	/* gauges and the verdict wait */
 	struct metric	*m_bytes;
 	struct metric	*m_limit;
+	struct metric	*m_dropped;	/* refusal rows past postbacks-max */
+	struct retain	*retain;	/* of the refusal rows */
+	uint64_t	 row_who;	/* their keys: this incarnation, */
+	uint64_t	 row_seq;	/* and a count */
 	struct metric	*m_verdict_ms;
 };
 
@@ -159,6 +167,19 @@ take_sync(struct spool *sp)
 	}
 }
 
+/* The rows of refused requests go after retention postbacks. */
+static int
+prune_refusals(void *arg, struct store_txn *txn, struct retain_slice *s)
+{
+	(void)arg;
+	return inbound_prune(txn, DB_POSTBACKS, DB_POSTBACKS_TX, s);
+}
+
+static const struct retain_kind refusal_rows[] = {
+	{ "postbacks", RETENTION_POSTBACKS, DB_POSTBACKS, prune_refusals, NULL,
+	    0 },
+};
+
 struct spool *
 spool_open(struct daemon *d, int *healthy, spool_report_fn report,
     void *arg)
@@ -200,6 +221,11 @@ spool_open(struct daemon *d, int *healthy, spool_report_fn report,
 	    "Hits in the spool not yet acknowledged by a matcher.", NULL);
 	sp->m_bytes = metric_gauge("postline_ingest_spool_bytes",
 	    "Bytes of the hits kept in the spool.", NULL);
+	sp->m_dropped = metric_counter("postline_ingest_postbacks_dropped_total",
+	    "Rows of refused requests dropped, oldest first, past "
+	    "postbacks-max.", NULL);
+	sp->row_who = fnv1a(FNV1A_INIT, d->sender_id, strlen(d->sender_id));
+	sp->retain = retain_new(d, sp->store, refusal_rows, 1);
 	sp->m_limit = metric_gauge("postline_ingest_spool_limit_bytes",
 	    "The spool's limit: past it, hits are answered 503 spool_full.",
 	    NULL);
@@ -225,6 +251,7 @@ spool_close(struct spool *sp)
 	}
 	outbox_close(sp->outbox);
 	bus_free(sp->bus);
+	retain_free(sp->retain);
 	store_close(sp->store);
 	if (sp->wake_fd > 0)
 		close(sp->wake_fd);
@@ -364,10 +391,6 @@ report_stored(struct spool *sp, struct job *jobs)
 }
 
 /*
- * Take out the jobs that would grow the spool past spool-max; they are
- * answered 503 (the sender retries), the others stored.
- */
-/*
  * The spool's limit: spool-max, and never more than a quarter of the
  * map, because deleting what the matcher acknowledged needs free pages
  * too (copy on write): a map filled to the brim could never drain.
@@ -380,6 +403,11 @@ spool_limit(const struct conf *conf)
 	return conf->spool_max < quarter ? conf->spool_max : quarter;
 }
 
+/*
+ * Take out the jobs that would grow the spool past spool-max; they are
+ * answered 503 (the sender retries), the others stored.  The rows of
+ * refused requests are not in the spool: postbacks-max bounds them.
+ */
 static struct job *
 over_limit(struct spool *sp, struct job **jobs)
 {
@@ -388,8 +416,8 @@ over_limit(struct spool *sp, struct job **jobs)
 	struct job **pp = jobs, *job, *over = NULL, **tail = &over;
 
 	while ((job = *pp) != NULL) {
-		if (bytes + job->record.len <= max) {
-			bytes += job->record.len;
+		if (job->refusal || bytes + job->record.len <= max) {
+			bytes += job->refusal ? 0 : job->record.len;
 			pp = &job->next;
 			continue;
 		}
@@ -401,6 +429,38 @@ over_limit(struct spool *sp, struct job **jobs)
 	return over;
 }
 
+/* The row of a refused request (hit.c made it), under a key of ours. */
+static int
+store_refusal(struct spool *sp, struct store_txn *txn, struct job *job)
+{
+	unsigned char key[INBOUND_KEY_LEN];
+	struct inbound_row row;
+	int rc;
+
+	if (inbound_get(job->record.data, job->record.len, &row) == -1)
+		return STORE_ERROR;
+	inbound_key(key, row.time_ms, sp->row_who, ++sp->row_seq);
+	rc = inbound_store(txn, DB_POSTBACKS, DB_POSTBACKS_TX, key, &row);
+	inbound_free(&row);
+	return rc == 0 ? STORE_OK : STORE_ERROR;
+}
+
+/* Past postbacks-max, the oldest rows go, and the metric says so. */
+static int
+cap_refusals(struct spool *sp, struct store_txn *txn)
+{
+	uint64_t n = store_count(txn, DB_POSTBACKS);
+	uint64_t max = sp->daemon->conf->postbacks_max;
+
+	if (n <= max)
+		return STORE_OK;
+	if (inbound_drop_oldest(txn, DB_POSTBACKS, DB_POSTBACKS_TX, n - max) ==
+	    -1)
+		return STORE_ERROR;
+	metric_add(sp->m_dropped, (int64_t)(n - max));
+	return STORE_OK;
+}
+
 /* One group commit of every job queued so far. */
 static void
 commit_jobs(struct spool *sp, struct job *jobs)
@@ -408,7 +468,7 @@ commit_jobs(struct spool *sp, struct job *jobs)
 	unsigned ndest = outbox_ndest(sp->outbox);
 	struct store_txn *txn;
 	struct job *job, *over;
-	int rc, durable = 0;
+	int rc = STORE_OK, durable = 0, refusals = 0;
 
 	if ((over = over_limit(sp, &jobs)) != NULL)
 		fail_jobs(sp, over, STORE_FULL);
@@ -419,6 +479,12 @@ commit_jobs(struct spool *sp, struct job *jobs)
 		return;
 	}
 	for (job = jobs; job; job = job->next) {
+		if (job->refusal) {
+			refusals = 1;
+			if ((rc = store_refusal(sp, txn, job)) != STORE_OK)
+				break;
+			continue;
+		}
 		job->shard %= ndest;
 		rc = outbox_add(sp->outbox, txn, job->shard, job->record.data,
 		    job->record.len, &job->seq);
@@ -431,6 +497,8 @@ commit_jobs(struct spool *sp, struct job *jobs)
 		 */
 		durable |= job->conversion;
 	}
+	if (rc == STORE_OK && refusals)
+		rc = cap_refusals(sp, txn);
 	if (rc == STORE_OK)
 		rc = store_commit(txn, durable);
 	else
@@ -566,6 +634,7 @@ spool_turn(struct spool *sp)
 	outbox_flush(sp->outbox);
 	expire_waiting(sp, 0);
 	probe(sp);
+	retain_step(sp->retain, now_ms());
 	set_gauges(sp);
 }
 

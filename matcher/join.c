@@ -552,8 +552,9 @@ join_known(struct matcher *m, struct store_txn *txn, const struct hit *hit,
 		reject(v, "malformed");
 	else if (rc == 1)
 		rc = join_conversion(m, txn, hit, &click, v);
-	if (rc != -1 && count_refusal(m, txn, hit, found == 1 ? &click :
-	    NULL, v) == -1)
+	if (rc != -1 && (count_refusal(m, txn, hit, found == 1 ? &click :
+	    NULL, v) == -1 || postbacks_note(m, txn, hit, found == 1 ?
+	    &click : NULL, v) == -1))
 		rc = -1;
 	hit_free(&aliased);
 	hit_free(&click);
@@ -566,14 +567,14 @@ join_clickless(struct matcher *m, struct store_txn *txn,
     const struct hit *hit, struct verdict *v)
 {
 	m->recorded = 0;
-	if (!token_matches(hit, hit)) {
+	if (!token_matches(hit, hit))
 		reject(v, "token_mismatch");
-		return count_refusal(m, txn, hit, hit, v);
-	}
-	if (save_origin(m, txn, hit) == -1 ||
+	else if (save_origin(m, txn, hit) == -1 ||
 	    join_conversion(m, txn, hit, hit, v) == -1)
 		return -1;
-	return count_refusal(m, txn, hit, hit, v);
+	if (count_refusal(m, txn, hit, hit, v) == -1)
+		return -1;
+	return postbacks_note(m, txn, hit, NULL, v);
 }
 
 static void
@@ -671,7 +672,7 @@ join_hit(struct matcher *m, struct store_txn *txn, struct hit *hit,
 	memcpy(v->txid, hit->txid, sizeof(v->txid));
 	v->reason[0] = '\0';
 	if (misrouted(m, hit, v))
-		return 0;
+		return postbacks_note(m, txn, hit, NULL, v);
 	switch (hit->kind) {
 	case HIT_CLICK:
 		v->result = VERDICT_STORED;
@@ -719,6 +720,10 @@ expire_one(void *arg, struct store_txn *txn, const struct store_val *k,
 		reject(&v, "unknown_click");
 		log_verdict(&hit, &v);
 		count_invalid(arg, &hit, NULL);
+		if (postbacks_note(arg, txn, &hit, NULL, &v) == -1) {
+			hit_free(&hit);
+			return -1;
+		}
 	}
 	hit_free(&hit);
 	memcpy(txkey, (const char *)k->data + 8, idlen);

@@ -10,6 +10,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "metrics.h"
+#include "inbound.h"
 #include "matcher.h"
 
 #define MATCHER_POLL_MS		100
@@ -27,7 +28,7 @@
 static const char *const db_names[DB_COUNT] = {
 	"clicks", "conversions", "senders", "outbox", "meta", "dead",
 	"held", "held_tx", COUNTER_DB, COUNTER_OFFER_DB, COUNTER_UNIQUE_DB,
-	COUNTER_CONVERSIONS_AT_DB
+	COUNTER_CONVERSIONS_AT_DB, INBOUND_DB, INBOUND_TX_DB
 };
 
 static const char usage[] = "[-dnv] [-f file] [-s shard]";
@@ -118,8 +119,7 @@ hit_apply(void *arg, struct store_txn *txn, void *p, const char *sender,
 {
 	int64_t started = mono_ms();
 
-	(void)sender;
-	(void)seq;
+	postbacks_mark(p, sender, seq);
 	if (join_hit(arg, txn, p, v, durable) == -1)
 		return -1;
 	count(p, v, started);
@@ -201,6 +201,8 @@ run(struct matcher *m, struct bus_sock *router)
 		    count_prune, (void *)(intptr_t)DB_COUNTS_OFFER, 0 },
 		{ "unique", -1, DB_UNIQUE, count_prune_unique, m,
 		    MATCHER_UNIQUE_PASS_MS },
+		{ "postbacks", RETENTION_POSTBACKS, DB_POSTBACKS,
+		    postbacks_prune, m, 0 },
 	};
 	struct retain *ret = retain_new(m->daemon, m->store, retained,
 	    (int)(sizeof(retained) / sizeof(retained[0])));

@@ -22,6 +22,8 @@ enum {
 	DB_COUNTS_OFFER,
 	DB_UNIQUE,
 	DB_CONVERSIONS_AT,	/* received | conversion key -> empty */
+	DB_POSTBACKS,		/* the inbound postback rows: inbound.h */
+	DB_POSTBACKS_TX,
 	DB_COUNT
 };
 
@@ -75,5 +77,18 @@ int64_t	count_received_ms(const struct event *);
 int	count_prune(void *, struct store_txn *, struct retain_slice *);
 int	count_prune_unique(void *, struct store_txn *,
 	    struct retain_slice *);
+
+/*
+ * postbacks.c: the rows of report --postbacks (inbound.h).  A
+ * conversion-type hit is marked with its row's key (sender, sequence)
+ * before it is applied; its row is written, in the verdict's
+ * transaction, with click the transaction's origin if known.
+ */
+#define POSTBACKS_ATTR_ROW	"_row"
+void	postbacks_mark(struct hit *, const char *sender, uint64_t seq);
+int	postbacks_note(struct matcher *, struct store_txn *,
+	    const struct hit *, const struct hit *click,
+	    const struct verdict *);
+int	postbacks_prune(void *, struct store_txn *, struct retain_slice *);
 
 #endif

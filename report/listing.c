@@ -1,6 +1,6 @@
 /*
- * --conversions and --clicks: one line per record, in time order, over
- * every shard.  Rows are read in batches into memory, each batch in its
+ * --conversions, --clicks and --postbacks: one line per record, in time
+ * order, over every shard (and, for --postbacks, every ingest).  Rows are read in batches into memory, each batch in its
  * own short read transaction, so that printing to a slow reader never
  * keeps a read transaction open (which would keep the matcher from
  * reusing the pages it frees).
@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "inbound.h"
 #include "report.h"
 #include "txid.h"
 
@@ -45,12 +46,28 @@ static const char *const ck_names[CK_END] = {
 	"user_agent", "unique"
 };
 
+enum {
+	PB_TIME, PB_PATH, PB_HTTP, PB_RESULT, PB_REASON, PB_TXID, PB_OFFER,
+	PB_EVENT, PB_STATUS, PB_ORDER, PB_IP, PB_QUERY, PB_END
+};
+
+static const char *const pb_names[PB_END] = {
+	"time", "path", "http_status", "result", "reason", "transaction_id",
+	"offer_id", "event", "status", "order_id", "ip", "query"
+};
+
+static const int pb_numeric[PB_END] = { [PB_HTTP] = 1 };
+
+#define ROW_VALUES_MAX	16
+_Static_assert(CV_END <= ROW_VALUES_MAX && CK_END <= ROW_VALUES_MAX &&
+    PB_END <= ROW_VALUES_MAX, "a row holds every column");
+
 /* A record's values, rendered, in one allocation. */
 struct row {
 	int64_t		 time;
 	const char	*id;		/* its transaction: orders a tie */
 	char		*text;		/* the values, each NUL-ended */
-	const char	*v[CV_END];
+	const char	*v[ROW_VALUES_MAX];
 };
 
 struct rows {
@@ -345,7 +362,7 @@ first_key(const struct source *src, struct buf *key)
 	unsigned char be[8];
 	int64_t since = src->q->since > 0 ? src->q->since : 0;
 
-	if (src->db == SHARD_CLICKS) {
+	if (src->one == click_one) {
 		txid_derive(id, 0, since, 0);
 		buf_add(key, id, TIME_PREFIX);
 	} else {
@@ -404,9 +421,8 @@ next_source(struct source *srcs, size_t n, int *failed)
 	for (i = 0; i < n; i++) {
 		while (srcs[i].rows.next == srcs[i].rows.n && !srcs[i].done)
 			if (read_batch(&srcs[i]) == -1) {
-				warnx("%s: cannot read the %s",
-				    srcs[i].shard->dir, srcs[i].db ==
-				    SHARD_CLICKS ? "clicks" : "conversions");
+				warnx("%s: cannot read the records",
+				    srcs[i].shard->dir);
 				*failed = 1;
 				srcs[i].done = 1;
 			}
@@ -424,7 +440,9 @@ next_source(struct source *srcs, size_t n, int *failed)
 /* Every shard's records merged in time order, into s. */
 static int
 merge(const struct query *q, struct shard *sh, size_t n, struct sink *s,
-    int db, const char *const *names, size_t ncols, const int *numeric)
+    int db, int (*one)(struct source *, struct store_txn *,
+    const struct store_val *, const struct store_val *),
+    const char *const *names, size_t ncols, const int *numeric)
 {
 	struct source *srcs = xcalloc(n + 1, sizeof(*srcs)), *src;
 	uint64_t bad = 0;
@@ -437,7 +455,7 @@ merge(const struct query *q, struct shard *sh, size_t n, struct sink *s,
 		srcs[i].q = q;
 		srcs[i].shard = &sh[i];
 		srcs[i].db = db;
-		srcs[i].one = db == SHARD_CLICKS ? click_one : conversion_one;
+		srcs[i].one = one;
 		buf_init(&srcs[i].from);
 	}
 	while (rc == TABLE_OK && (src = next_source(srcs, n, &failed))) {
@@ -463,13 +481,165 @@ int
 list_conversions(const struct query *q, struct shard *sh, size_t n,
     struct sink *s)
 {
-	return merge(q, sh, n, s, SHARD_CONVERSIONS_AT, cv_names, CV_END,
-	    cv_numeric);
+	return merge(q, sh, n, s, SHARD_CONVERSIONS_AT, conversion_one,
+	    cv_names, CV_END, cv_numeric);
 }
 
 int
 list_clicks(const struct query *q, struct shard *sh, size_t n,
     struct sink *s)
 {
-	return merge(q, sh, n, s, SHARD_CLICKS, ck_names, CK_END, NULL);
+	return merge(q, sh, n, s, SHARD_CLICKS, click_one, ck_names, CK_END,
+	    NULL);
+}
+
+static int
+postback_wanted(const struct query *q, const struct inbound_row *r)
+{
+	return list_match(&q->offers, r->f[IN_OFFER]) &&
+	    list_match(&q->publishers, r->f[IN_PUBLISHER]) &&
+	    list_match(&q->txids, r->f[IN_TXID]) &&
+	    list_match(&q->results, inbound_result_name(r->result)) &&
+	    (q->event == NULL || (r->f[IN_EVENT] && strcmp(r->f[IN_EVENT],
+	    q->event) == 0));
+}
+
+static void
+postback_row(struct rows *rs, const struct inbound_row *r)
+{
+	const char *v[PB_END] = { 0 };
+	char t[TABLE_TIME_LEN], http[8];
+	static const int fields[PB_END] = {
+		[PB_REASON] = IN_REASON + 1, [PB_TXID] = IN_TXID + 1,
+		[PB_OFFER] = IN_OFFER + 1, [PB_EVENT] = IN_EVENT + 1,
+		[PB_STATUS] = IN_STATUS + 1, [PB_ORDER] = IN_ORDER + 1,
+		[PB_IP] = IN_IP + 1, [PB_QUERY] = IN_QUERY + 1,
+	};
+	int i;
+
+	for (i = 0; i < PB_END; i++)
+		if (fields[i] > 0)
+			v[i] = r->f[fields[i] - 1];
+	table_time(t, sizeof(t), r->time_ms);
+	snprintf(http, sizeof(http), "%d", inbound_http_status(r));
+	v[PB_TIME] = t;
+	v[PB_PATH] = inbound_path(r->kind);
+	v[PB_HTTP] = http;
+	v[PB_RESULT] = inbound_result_name(r->result);
+	if (v[PB_TXID] == NULL)
+		v[PB_TXID] = "";
+	row_add(rs, r->time_ms, v, PB_END, PB_TXID);
+}
+
+/* A row, by its key: received (be64) | who | which. */
+static int
+postback_one(struct source *src, struct store_txn *txn,
+    const struct store_val *k, const struct store_val *v)
+{
+	const struct query *q = src->q;
+	struct inbound_row r;
+	int64_t time;
+
+	(void)txn;
+	if (k->len != INBOUND_KEY_LEN)
+		return 1;
+	if ((time = (int64_t)wire_be64_get(k->data)) >= q->until)
+		return 0;
+	if (inbound_get(v->data, v->len, &r) == -1) {
+		src->bad++;
+		return 1;
+	}
+	r.time_ms = time;
+	if (time >= q->since && postback_wanted(q, &r))
+		postback_row(&src->rows, &r);
+	inbound_free(&r);
+	return 1;
+}
+
+/* The rows of one transaction in one store, by its index. */
+static int
+postbacks_of(struct source *src, const char *txid)
+{
+	struct store_txn *txn;
+	struct store_cursor *c;
+	struct store_val k, v, row;
+	size_t len = strnlen(txid, RECORD_ID_MAX);
+	int rc;
+
+	if (store_begin(src->shard->store, 0, &txn) != STORE_OK)
+		return -1;
+	if (store_cursor_open(txn, PB_TX, &c) != STORE_OK) {
+		store_abort(txn);
+		return -1;
+	}
+	for (rc = store_cursor_seek(c, txid, len, &k, &v);
+	    rc == STORE_OK && k.len == len + INBOUND_KEY_LEN &&
+	    memcmp(k.data, txid, len) == 0;
+	    rc = store_cursor_next(c, &k, &v)) {
+		struct store_val key = { (const char *)k.data + len,
+		    INBOUND_KEY_LEN };
+
+		if (store_get(txn, PB_ROWS, key.data, key.len, &row) ==
+		    STORE_OK)
+			postback_one(src, txn, &key, &row);
+	}
+	store_cursor_close(c);
+	store_abort(txn);
+	return rc == STORE_ERROR ? -1 : 0;
+}
+
+static int
+row_cmp(const void *a, const void *b)
+{
+	const struct row *x = a, *y = b;
+
+	return x->time < y->time ? -1 : x->time > y->time;
+}
+
+/*
+ * --transaction: each store's index by transaction, not a scan; the few
+ * rows found sorted by time (their order in a store is kept).
+ */
+static int
+postbacks_by_txid(const struct query *q, struct shard *sh, size_t n,
+    struct sink *s)
+{
+	struct source src = { .q = q };
+	int rc = TABLE_OK, failed = 0;
+	size_t i, j;
+
+	if (sink_init(s, q, pb_names, PB_END) == -1)
+		return TABLE_ERROR;
+	for (i = 0; i < n; i++) {
+		src.shard = &sh[i];
+		for (j = 0; j < q->txids.n; j++)
+			if (postbacks_of(&src, q->txids.v[j]) == -1) {
+				warnx("%s: cannot read the postback rows",
+				    sh[i].dir);
+				failed = 1;
+			}
+	}
+	if (src.rows.n > 0)
+		qsort(src.rows.v, src.rows.n, sizeof(*src.rows.v), row_cmp);
+	for (i = 0; rc == TABLE_OK && i < src.rows.n; i++) {
+		if (i == 0 && q->header)
+			rc = sink_header(s, pb_names);
+		if (rc == TABLE_OK)
+			rc = sink_row(s, pb_names, src.rows.v[i].v, pb_numeric);
+	}
+	rows_free(&src.rows);
+	if (src.bad > 0)
+		warnx("skipped %llu records that could not be decoded",
+		    (unsigned long long)src.bad);
+	return rc == TABLE_OK && (failed || src.bad > 0) ? TABLE_ERROR : rc;
+}
+
+int
+list_postbacks(const struct query *q, struct shard *sh, size_t n,
+    struct sink *s)
+{
+	if (q->txids.n > 0)
+		return postbacks_by_txid(q, sh, n, s);
+	return merge(q, sh, n, s, PB_ROWS, postback_one, pb_names, PB_END,
+	    pb_numeric);
 }

@@ -1,5 +1,6 @@
 /*
- * report: the operator's numbers from the matcher stores.  See report(1).
+ * report: the operator's numbers from the matcher stores, and the
+ * inbound postback rows of the matchers and ingests.  See report(1).
  */
 #include <err.h>
 #include <errno.h>
@@ -8,9 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "conf.h"
+#include "inbound.h"
 #include "log.h"
 #include "record.h"
 #include "report.h"
@@ -26,6 +29,7 @@ enum {
 	OPT_SINCE = 256, OPT_UNTIL, OPT_BY, OPT_OFFER, OPT_PUBLISHER,
 	OPT_SUB_ID, OPT_EVENT, OPT_TZ, OPT_FIELDS, OPT_CONVERSIONS,
 	OPT_CLICKS, OPT_POSTBACKS, OPT_STATUS, OPT_REASON, OPT_DUPLICATE,
+	OPT_RESULT,
 };
 
 static const struct option longopts[] = {
@@ -48,6 +52,7 @@ static const struct option longopts[] = {
 	{ "reason", required_argument, NULL, OPT_REASON },
 	{ "transaction", required_argument, NULL, 't' },
 	{ "duplicate", no_argument, NULL, OPT_DUPLICATE },
+	{ "result", required_argument, NULL, OPT_RESULT },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -66,7 +71,8 @@ usage(FILE *fp)
 	    "              [--tz zone] [--fields list]\n"
 	    "       report --conversions [filters] [--status S] [--reason R] "
 	    "[-t id]\n"
-	    "       report --clicks [filters] [-t id] [--duplicate]\n");
+	    "       report --clicks [filters] [-t id] [--duplicate]\n"
+	    "       report --postbacks [filters] [--result R] [-t id]\n");
 }
 
 static void
@@ -84,6 +90,8 @@ help(void)
 	    "currency (default day)\n"
 	    "  --offer, --publisher, --sub-id  only these (comma-separated)\n"
 	    "  --event name      count that event in the conversion columns\n"
+	    "  --result R        --postbacks: approved pending rejected "
+	    "accepted error\n"
 	    "  --tz zone         days and hours in this zone (default UTC)\n"
 	    "  --fields list     the columns to print, comma-separated\n"
 	    "  -H, --header      the column names first\n"
@@ -172,10 +180,27 @@ parse_statuses(struct query *q, const char *arg)
 }
 
 static int
+parse_results(struct query *q, const char *arg)
+{
+	size_t i;
+
+	if (add_words(&q->results, "--result", arg) == -1)
+		return -1;
+	for (i = 0; i < q->results.n; i++)
+		if (inbound_result_parse(q->results.v[i]) == -1) {
+			warnx("--result: \"%s\" is not approved, pending, "
+			    "rejected, accepted or error", q->results.v[i]);
+			return -1;
+		}
+	return 0;
+}
+
+static int
 set_mode(struct query *q, int mode)
 {
 	if (q->mode != MODE_SUMMARY && q->mode != mode) {
-		warnx("--conversions and --clicks exclude each other");
+		warnx("--conversions, --clicks and --postbacks exclude each "
+		    "other");
 		return -1;
 	}
 	q->mode = mode;
@@ -228,9 +253,9 @@ parse_option(int ch, const char *arg, struct opts *o, struct query *q)
 	case OPT_CLICKS:
 		return set_mode(q, MODE_CLICKS);
 	case OPT_POSTBACKS:
-		warnx("--postbacks: the inbound postback report is not in "
-		    "this version");
-		return -1;
+		return set_mode(q, MODE_POSTBACKS);
+	case OPT_RESULT:
+		return parse_results(q, arg);
 	case OPT_STATUS:
 		return parse_statuses(q, arg);
 	case OPT_REASON:
@@ -280,7 +305,17 @@ check_options(const struct query *q)
 		return -1;
 	}
 	if (q->mode == MODE_SUMMARY && q->txids.n > 0) {
-		warnx("--transaction goes with --conversions or --clicks");
+		warnx("--transaction goes with --conversions, --clicks or "
+		    "--postbacks");
+		return -1;
+	}
+	if (q->mode != MODE_POSTBACKS && q->results.n > 0) {
+		warnx("--result goes with --postbacks");
+		return -1;
+	}
+	if (q->mode == MODE_POSTBACKS && q->sub_ids.n > 0) {
+		warnx("--sub-id does not go with --postbacks (its rows have "
+		    "no sub_id)");
 		return -1;
 	}
 	return 0;
@@ -317,15 +352,36 @@ parse_options(int argc, char *argv[], struct opts *o, struct query *q)
 	return 0;
 }
 
-/* Without -d: every matcher shard of the config. */
+/* The ingests' directories on this host (their rows of refusals). */
+static void
+ingest_dirs(const struct conf *conf, struct strlist *dirs)
+{
+	struct stat st;
+	char *dir;
+	int i;
+
+	for (i = 0; i < REPORT_INGESTS_MAX; i++) {
+		dir = conf_instance_dir(conf, SERVICE_INGEST, i);
+		if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+			strlist_add(dirs, dir);
+		free(dir);
+	}
+}
+
+/*
+ * Without -d: every matcher shard of the config, and for --postbacks
+ * the ingests' directories found under its data-dir.
+ */
 static int
-config_dirs(const char *file, struct strlist *dirs)
+config_dirs(const char *file, int postbacks, struct strlist *dirs)
 {
 	struct conf *conf = conf_load_or_say(file);
 
 	if (conf == NULL)
 		return -1;
 	conf_instance_dirs(conf, SERVICE_MATCHER, dirs);
+	if (postbacks)
+		ingest_dirs(conf, dirs);
 	conf_free(conf);
 	return 0;
 }
@@ -339,6 +395,8 @@ run(const struct query *q, struct shard *sh, size_t n, struct sink *s)
 		rc = list_conversions(q, sh, n, s);
 	else if (q->mode == MODE_CLICKS)
 		rc = list_clicks(q, sh, n, s);
+	else if (q->mode == MODE_POSTBACKS)
+		rc = list_postbacks(q, sh, n, s);
 	else
 		rc = summary(q, sh, n, s);
 	if (rc == TABLE_OK && fflush(stdout) == EOF) {
@@ -359,6 +417,7 @@ query_free(struct query *q)
 	strlist_free(&q->txids);
 	strlist_free(&q->statuses);
 	strlist_free(&q->reasons);
+	strlist_free(&q->results);
 }
 
 int
@@ -378,9 +437,11 @@ main(int argc, char *argv[])
 	table_init(&sink.t, 0);
 	if (parse_options(argc, argv, &opts, &q) == -1)
 		goto done;
-	if (opts.dirs.n == 0 && config_dirs(opts.conf_file, &opts.dirs) == -1)
+	if (opts.dirs.n == 0 && config_dirs(opts.conf_file, q.mode ==
+	    MODE_POSTBACKS, &opts.dirs) == -1)
 		goto done;
-	if (shards_open(&opts.dirs, &shards, &nshards) == -1)
+	if (shards_open(&opts.dirs, q.mode == MODE_POSTBACKS, &shards,
+	    &nshards) == -1)
 		goto done;
 	setvbuf(stdout, NULL, _IOFBF, 64 * 1024);
 	rc = run(&q, shards, nshards, &sink);

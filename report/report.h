@@ -21,6 +21,7 @@ enum mode {
 	MODE_SUMMARY,
 	MODE_CONVERSIONS,
 	MODE_CLICKS,
+	MODE_POSTBACKS,
 };
 
 /* The keys of --by, in the order of their columns' names. */
@@ -36,6 +37,7 @@ enum key {
 };
 
 #define REPORT_FIELDS_MAX	64
+#define REPORT_INGESTS_MAX	64	/* ingest-N directories looked for */
 
 struct query {
 	int		 mode;
@@ -49,6 +51,7 @@ struct query {
 	struct strlist	 txids;
 	struct strlist	 statuses;
 	struct strlist	 reasons;
+	struct strlist	 results;	/* --postbacks --result */
 	const char	*event;		/* NULL: base conversions */
 	const char	*tz;		/* NULL: UTC */
 	int		 duplicate;	/* --clicks: only those not unique */
@@ -57,7 +60,10 @@ struct query {
 	int		 json;
 };
 
-/* One matcher's store, opened read-only. */
+/*
+ * One matcher's store, opened read-only; for --postbacks, a matcher's
+ * or an ingest's, with the databases of inbound.h only (PB_*).
+ */
 struct shard {
 	const char	*dir;
 	struct store	*store;
@@ -73,6 +79,13 @@ enum {
 	SHARD_NDBS
 };
 
+/* The databases of a store opened for --postbacks. */
+enum {
+	PB_ROWS,
+	PB_TX,
+	PB_NDBS
+};
+
 /* Where rows go: the columns chosen and the table they are written to. */
 struct sink {
 	struct table	 t;
@@ -81,8 +94,12 @@ struct sink {
 	uint64_t	 rows;
 };
 
-/* shards.c: errors are said on stderr; -1 if a directory fails. */
-int	shards_open(const struct strlist *dirs, struct shard **, size_t *n);
+/*
+ * shards.c: errors are said on stderr; -1 if a directory fails.  With
+ * postbacks, each directory is opened for its PB_* databases.
+ */
+int	shards_open(const struct strlist *dirs, int postbacks,
+	    struct shard **, size_t *n);
 void	shards_close(struct shard *, size_t);
 /* An empty filter places no condition. */
 int	list_match(const struct strlist *, const char *);
@@ -102,10 +119,12 @@ int	summary(const struct query *, struct shard *, size_t,
 	    struct sink *);
 int	zone_check(const char *tz);
 
-/* listing.c: --conversions and --clicks. */
+/* listing.c: --conversions, --clicks and --postbacks. */
 int	list_conversions(const struct query *, struct shard *, size_t,
 	    struct sink *);
 int	list_clicks(const struct query *, struct shard *, size_t,
+	    struct sink *);
+int	list_postbacks(const struct query *, struct shard *, size_t,
 	    struct sink *);
 
 #endif

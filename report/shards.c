@@ -8,12 +8,15 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "inbound.h"
 #include "report.h"
 
 static const char *const dbs[SHARD_NDBS] = {
 	"clicks", "conversions", COUNTER_DB, COUNTER_OFFER_DB,
 	COUNTER_CONVERSIONS_AT_DB
 };
+
+static const char *const pb_dbs[PB_NDBS] = { INBOUND_DB, INBOUND_TX_DB };
 
 int
 list_match(const struct strlist *l, const char *s)
@@ -23,7 +26,7 @@ list_match(const struct strlist *l, const char *s)
 
 /* Say in words why a directory cannot be read as a matcher's store. */
 static int
-shard_open(struct shard *sh, const char *dir)
+shard_open(struct shard *sh, const char *dir, int postbacks)
 {
 	struct store *old;
 	int rc = store_check_dir(dir);
@@ -35,6 +38,14 @@ shard_open(struct shard *sh, const char *dir)
 	}
 	if (rc != 0) {
 		warnx("%s: %s", dir, strerror(rc));
+		return -1;
+	}
+	if (postbacks) {
+		if ((sh->store = store_open(dir, 0, pb_dbs, PB_NDBS, 1)) !=
+		    NULL)
+			return 0;
+		warnx("%s: no postback rows (not a matcher's or an ingest's "
+		    "store of this version)", dir);
 		return -1;
 	}
 	if ((sh->store = store_open(dir, 0, dbs, SHARD_NDBS, 1)) != NULL)
@@ -62,7 +73,8 @@ same_dir(const struct stat *seen, size_t n, const struct stat *st)
 
 /* Each directory once, even when named twice: LMDB requires it. */
 int
-shards_open(const struct strlist *dirs, struct shard **out, size_t *n)
+shards_open(const struct strlist *dirs, int postbacks, struct shard **out,
+    size_t *n)
 {
 	struct stat *seen = xcalloc(dirs->n + 1, sizeof(*seen));
 	struct shard *sh = xcalloc(dirs->n + 1, sizeof(*sh));
@@ -79,7 +91,8 @@ shards_open(const struct strlist *dirs, struct shard **out, size_t *n)
 			rc = -1;
 		} else if (same_dir(seen, *n, &seen[*n]))
 			continue;
-		else if ((rc = shard_open(&sh[*n], dirs->v[i])) == 0)
+		else if ((rc = shard_open(&sh[*n], dirs->v[i], postbacks)) ==
+		    0)
 			(*n)++;
 	}
 	free(seen);
