@@ -640,6 +640,7 @@ release_held(struct matcher *m, struct store_txn *txn, const char *txid)
 		store_cursor_close(c);
 		memset(&v, 0, sizeof(v));
 		memcpy(v.txid, txid, len + 1);
+		attrs_set(&hit.attrs, POSTBACKS_ATTR_HELD, "1");
 		if (rc == STORE_OK && join_known(m, txn, &hit, &v) == -1)
 			rc = STORE_ERROR;
 		else if (rc == STORE_OK)
@@ -720,6 +721,7 @@ expire_one(void *arg, struct store_txn *txn, const struct store_val *k,
 		reject(&v, "unknown_click");
 		log_verdict(&hit, &v);
 		count_invalid(arg, &hit, NULL);
+		attrs_set(&hit.attrs, POSTBACKS_ATTR_HELD, "1");
 		if (postbacks_note(arg, txn, &hit, NULL, &v) == -1) {
 			hit_free(&hit);
 			return -1;

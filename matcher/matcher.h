@@ -85,6 +85,7 @@ int	count_prune_unique(void *, struct store_txn *,
  * transaction, with click the transaction's origin if known.
  */
 #define POSTBACKS_ATTR_ROW	"_row"
+#define POSTBACKS_ATTR_HELD	"_held"	/* it was held: answered 202 */
 void	postbacks_mark(struct hit *, const char *sender, uint64_t seq);
 int	postbacks_note(struct matcher *, struct store_txn *,
 	    const struct hit *, const struct hit *click,

@@ -87,6 +87,9 @@ row_of(struct matcher *m, const struct hit *hit, const struct hit *click,
 	row->kind = hit->kind;
 	row->result = v->result;
 	row->decided_ms = v->result == VERDICT_HELD ? 0 : now_ms();
+	/* Held for its click, it was answered 202 (a pixel: its GIF). */
+	if (attrs_get(&hit->attrs, POSTBACKS_ATTR_HELD) != NULL)
+		row->http_status = hit->kind == HIT_PIXEL ? 200 : 202;
 	inbound_set(row, IN_REASON, v->result == VERDICT_REJECTED ?
 	    v->reason : NULL);
 	inbound_set(row, IN_TXID, hit->txid);
