@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "fuzz.h"
+#include "inbound.h"
 #include "ingest.h"
 #include "log.h"
 #include "tmpl.h"
@@ -187,6 +188,28 @@ check_stored(const struct job *job, enum endpoint ep)
 	hit_free(&hit);
 }
 
+/*
+ * A refused conversion-type request: its row decodes, says error with
+ * the status answered, and its query holds no control character.
+ */
+static void
+check_refusal(const struct job *job, const struct answer *ans,
+    enum endpoint ep)
+{
+	struct inbound_row row;
+	const char *q;
+
+	CHECK(ep == EP_POSTBACK || ep == EP_PIXEL || ep == EP_CLICKLESS ||
+	    ep == EP_REJECT);
+	CHECK(inbound_get(job->record.data, job->record.len, &row) == 0);
+	CHECK(row.result == INBOUND_ERROR);
+	CHECK(row.http_status == (ep == EP_PIXEL ? 200 : ans->status));
+	CHECK(ep == EP_PIXEL ? ans->gif : ans->status >= 400);
+	for (q = row.f[IN_QUERY]; q && *q; q++)
+		CHECK((unsigned char)*q > ' ' && *q != 0x7f);
+	inbound_free(&row);
+}
+
 static void
 handle(enum endpoint ep, struct attrs *params, const char *ip,
     const char *ua)
@@ -212,7 +235,9 @@ handle(enum endpoint ep, struct attrs *params, const char *ip,
 		    ans.location ? ans.location : "-");
 	CHECK(ans.status >= 200 && ans.status <= 599);
 	CHECK(ans.gif || ans.body != NULL);
-	if (store)
+	if (store && job.refusal)
+		check_refusal(&job, &ans, ep);
+	else if (store)
 		check_stored(&job, ep);
 	if (ans.location != NULL) {
 		CHECK(store && ans.status == 302);
