@@ -64,7 +64,7 @@ def test_metrics_of_every_daemon():
             time.sleep(0.1)
             text, v = scrape(ports[0])
         # Times are in seconds: a verdict on loopback takes well under 1.
-        assert 0 < v["postline_ingest_verdict_seconds_sum"] < 1, text
+        assert 0 <= v["postline_ingest_verdict_seconds_sum"] < 1, text
         assert 'postline_ingest_verdict_seconds_bucket{le="0.0005"}' in v
         assert 'postline_ingest_verdict_seconds_bucket{le="10"}' in v
         check_lmdb(v)
