@@ -34,6 +34,8 @@
 #define INBOUND_QUERY_MAX	8192	/* bytes of the query kept */
 /* How long ingest waits for a verdict before it answers 202. */
 #define INBOUND_VERDICT_WAIT_MS	2000
+/* A /reject's address, in its hit only for its row (not its event). */
+#define INBOUND_ATTR_IP		"_ip"
 /* A row's result, besides the verdicts of record.h. */
 #define INBOUND_ERROR		100	/* refused by ingest */
 

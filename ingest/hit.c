@@ -478,6 +478,8 @@ handle_reject(struct ingest *in, const struct request_info *ri,
 		return -1;
 	hit->kind = HIT_REJECT;
 	set_time_attr(hit, "conversion_time");
+	/* Where it came from, for its row (inbound.h), not its conversion. */
+	attrs_set(&hit->attrs, INBOUND_ATTR_IP, ri->client_ip);
 	answer_accepted(ans, hit->txid);
 	return 0;
 }
@@ -540,13 +542,9 @@ set_error_word(struct inbound_row *row, const char *body)
 	row->f[IN_REASON] = xstrndup(body + 6, n);
 }
 
-/*
- * The row of a refused conversion-type request (inbound.h): the error
- * and what the request named, its parameters with the token as ***.
- */
-static void
-refusal_row(const struct conf *conf, const struct request_info *ri,
-    int64_t time_ms, const struct answer *ans, struct job *job)
+int
+hit_refusal(const struct conf *conf, const struct request_info *ri,
+    int64_t time_ms, const struct answer *ans, int answered, struct job *job)
 {
 	const struct attrs *p = ri->params;
 	const char *offer = param(conf, NULL, p, "offer_id");
@@ -554,11 +552,13 @@ refusal_row(const struct conf *conf, const struct request_info *ri,
 	struct buf q;
 	size_t i;
 
+	if (kind_of(ri->endpoint) == 0)
+		return 0;
 	inbound_init(&row);
 	row.time_ms = time_ms;
 	row.kind = (uint8_t)kind_of(ri->endpoint);
 	row.result = INBOUND_ERROR;
-	row.http_status = ri->endpoint == EP_PIXEL ? 200 : (uint16_t)ans->status;
+	row.http_status = (uint16_t)answered;
 	set_error_word(&row, ans->body);
 	inbound_set(&row, IN_TXID, param(conf, offer, p, "transaction_id"));
 	inbound_set(&row, IN_OFFER, offer);
@@ -578,6 +578,7 @@ refusal_row(const struct conf *conf, const struct request_info *ri,
 	inbound_put(&job->record, &row);
 	inbound_free(&row);
 	job->refusal = 1;
+	return 1;
 }
 
 int
@@ -626,8 +627,8 @@ hit_handle(struct ingest *in, const struct request_info *ri, struct job *job,
 		answer_error(ans, 503, "unknown_shard");
 		rc = -1;
 	}
-	if (rc != 0 && kind_of(ri->endpoint) != 0) {
-		refusal_row(in->daemon->conf, ri, hit.time_ms, ans, job);
+	if (rc != 0 && hit_refusal(in->daemon->conf, ri, hit.time_ms, ans,
+	    ri->endpoint == EP_PIXEL ? 200 : ans->status, job)) {
 		if (ri->endpoint == EP_PIXEL)
 			pixel_error(ri, ans);
 		hit_free(&hit);

@@ -314,6 +314,34 @@ refuse_without_room(struct request *req, const struct request_values *rv)
 	return 1;
 }
 
+/*
+ * The row of a conversion-type request refused before it was read whole
+ * (report --postbacks): stored when the spool comes to it, not waited
+ * for, since its answer is an error.
+ */
+static void
+note_early_refusal(struct request *req, struct attrs *params)
+{
+	struct ingest *in = req->http->ingest;
+	char peer[INET6_ADDRSTRLEN], ip[INET6_ADDRSTRLEN];
+	struct request_info ri = { req->endpoint, params, ip, NULL };
+	struct job *job = xcalloc(1, sizeof(*job));
+	int made;
+
+	buf_init(&job->record);
+	client_ip(req->conn, peer, sizeof(peer));
+	pthread_rwlock_rdlock(&in->conf_lock);
+	client_address(in->daemon->conf, peer, MHD_lookup_connection_value(
+	    req->conn, MHD_HEADER_KIND, "X-Forwarded-For"), ip, sizeof(ip));
+	made = hit_refusal(in->daemon->conf, &ri, now_ms(), &req->ans,
+	    req->ans.status, job);
+	pthread_rwlock_unlock(&in->conf_lock);
+	if (made)
+		spool_submit(in->spool, job);
+	else
+		job_free(job);
+}
+
 static enum MHD_Result
 process(struct request *req)
 {
@@ -331,6 +359,7 @@ process(struct request *req)
 	if (req->early_status == 415)
 		answer_error(&req->ans, 415, "unsupported_media_type");
 	if (req->ans.body) {
+		note_early_refusal(req, &params);
 		attrs_free(&params);
 		return respond(req);
 	}
@@ -347,9 +376,11 @@ process(struct request *req)
 	    req->conn, MHD_HEADER_KIND, "X-Forwarded-For"), ip, sizeof(ip));
 	store = hit_handle(in, &ri, job, &req->ans);
 	pthread_rwlock_unlock(&in->conf_lock);
-	attrs_free(&params);
-	if (refuse_without_room(req, &rv))
+	if (refuse_without_room(req, &rv)) {
 		store = 0;
+		note_early_refusal(req, &params);
+	}
+	attrs_free(&params);
 	if (!store) {
 		job_free(job);
 		return respond(req);
@@ -401,6 +432,8 @@ begin_request(struct request *req, const char *url, const char *method)
 static enum MHD_Result
 early_answer(struct request *req)
 {
+	struct attrs none;
+
 	switch (req->early_status) {
 	case 404:
 		answer_error(&req->ans, 404, "not_found");
@@ -420,6 +453,8 @@ early_answer(struct request *req)
 		answer_error(&req->ans, 413, "request_too_large");
 		break;
 	}
+	attrs_init(&none);
+	note_early_refusal(req, &none);
 	return respond(req);
 }
 
@@ -551,7 +586,8 @@ http_report(void *arg, struct job **jobs, size_t n,
 
 	(void)arg;
 	for (i = 0; i < n; i++) {
-		req = jobs[i]->cookie;
+		if ((req = jobs[i]->cookie) == NULL)
+			continue;	/* a row not waited for */
 		/* A refusal's answer stands, whether its row was stored. */
 		if (!jobs[i]->refusal)
 			answer_outcome(&req->ans, outcome, v, jobs[i]->txid);

@@ -96,6 +96,13 @@ void		 client_address(const struct conf *, const char *peer,
  */
 int		 hit_handle(struct ingest *, const struct request_info *,
 		    struct job *, struct answer *);
+/*
+ * The row of a conversion-type request refused with ans (answered: the
+ * status it got), into job; 0 for other endpoints.
+ */
+int		 hit_refusal(const struct conf *, const struct request_info *,
+		    int64_t time_ms, const struct answer *, int answered,
+		    struct job *);
 
 /* answer.c: every answer ingest gives.  The GIF or one text line. */
 void	answer_free(struct answer *);	/* and make it empty again */

@@ -99,7 +99,9 @@ row_of(struct matcher *m, const struct hit *hit, const struct hit *click,
 	inbound_set(row, IN_EVENT, attrs_get(&hit->attrs, "event"));
 	inbound_set(row, IN_STATUS, attrs_get(&hit->attrs, "status"));
 	inbound_set(row, IN_ORDER, attrs_get(&hit->attrs, "order_id"));
-	inbound_set(row, IN_IP, attrs_get(&hit->attrs, "conversion_ip"));
+	inbound_set(row, IN_IP, attrs_get(&hit->attrs, "conversion_ip") ?
+	    attrs_get(&hit->attrs, "conversion_ip") :
+	    attrs_get(&hit->attrs, INBOUND_ATTR_IP));
 	buf_init(&q);
 	query_of(m->daemon->conf, hit, offer, &q);
 	inbound_set(row, IN_QUERY, q.data);
