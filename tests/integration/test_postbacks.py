@@ -109,9 +109,12 @@ def test_every_kind_of_row():
         assert status == 0 and len(out.splitlines()) == len(sent)
         assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", out), out
         assert all(s == 0 for s in c.stop_all().values())
-        # No token anywhere: not in the listings, not in any store.
+        # No token anywhere: not in the listings, the daemons' logs or
+        # any store.
+        logs = "".join(c.log_text(k) for k in c.logs)
         for secret in (TOKEN, OFFER_TOKEN):
-            assert secret not in out
+            assert secret not in out and secret not in logs
+            assert secret not in json.dumps(got)
             for root, _, files in os.walk(os.path.join(c.dir, "data")):
                 for name in files:
                     with open(os.path.join(root, name), "rb") as f:
