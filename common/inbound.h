@@ -49,6 +49,7 @@ enum inbound_field {
 	IN_ORDER,
 	IN_IP,
 	IN_QUERY,
+	IN_SUB_ID,	/* the click's, or as named: for --sub-id */
 	IN_END
 };
 

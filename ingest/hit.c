@@ -563,6 +563,7 @@ hit_refusal(const struct conf *conf, const struct request_info *ri,
 	inbound_set(&row, IN_TXID, param(conf, offer, p, "transaction_id"));
 	inbound_set(&row, IN_OFFER, offer);
 	inbound_set(&row, IN_PUBLISHER, param(conf, offer, p, "publisher"));
+	inbound_set(&row, IN_SUB_ID, param(conf, offer, p, "sub_id"));
 	inbound_set(&row, IN_EVENT, param(conf, offer, p, "event"));
 	inbound_set(&row, IN_STATUS, param(conf, offer, p, "status"));
 	inbound_set(&row, IN_ORDER, param(conf, offer, p, "order_id"));

@@ -96,6 +96,7 @@ row_of(struct matcher *m, const struct hit *hit, const struct hit *click,
 	inbound_set(row, IN_OFFER, offer);
 	inbound_set(row, IN_PUBLISHER, attrs_get(&origin->attrs,
 	    "publisher"));
+	inbound_set(row, IN_SUB_ID, attrs_get(&origin->attrs, "sub_id"));
 	inbound_set(row, IN_EVENT, attrs_get(&hit->attrs, "event"));
 	inbound_set(row, IN_STATUS, attrs_get(&hit->attrs, "status"));
 	inbound_set(row, IN_ORDER, attrs_get(&hit->attrs, "order_id"));

@@ -498,6 +498,7 @@ postback_wanted(const struct query *q, const struct inbound_row *r)
 {
 	return list_match(&q->offers, r->f[IN_OFFER]) &&
 	    list_match(&q->publishers, r->f[IN_PUBLISHER]) &&
+	    list_match(&q->sub_ids, r->f[IN_SUB_ID]) &&
 	    list_match(&q->txids, r->f[IN_TXID]) &&
 	    list_match(&q->results, inbound_result_name(r->result)) &&
 	    (q->event == NULL || (r->f[IN_EVENT] && strcmp(r->f[IN_EVENT],

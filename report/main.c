@@ -313,11 +313,6 @@ check_options(const struct query *q)
 		warnx("--result goes with --postbacks");
 		return -1;
 	}
-	if (q->mode == MODE_POSTBACKS && q->sub_ids.n > 0) {
-		warnx("--sub-id does not go with --postbacks (its rows have "
-		    "no sub_id)");
-		return -1;
-	}
 	return 0;
 }
 

@@ -26,7 +26,8 @@ def conf(extra=""):
 
 
 def click(c, offer):
-    _, h, _ = get(c.base() + "/click?offer_id=%s&publisher=p1" % offer)
+    _, h, _ = get(c.base() + "/click?offer_id=%s&publisher=p1&sub_id=s7" %
+                  offer)
     return h["location"].split("t=")[1]
 
 
@@ -103,6 +104,10 @@ def test_every_kind_of_row():
             "missing_parameter", "bad_token"]
         assert [r["result"] for r in rows(c, "-t", tx2)] == [
             "pending", "approved", "rejected", "rejected", "approved"]
+        # --publisher and --sub-id by the click's.
+        # tx2: five rows; tx1: its too_fast one.
+        assert len(rows(c, "--publisher", "p1", "--sub-id", "s7")) == 6
+        assert rows(c, "--sub-id", "s8") == []
         # The tab-separated listing carries no control character.
         status, out, _ = run([program("report"), "-f", c.conf,
                               "--postbacks"])
