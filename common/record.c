@@ -20,6 +20,9 @@ static const char *const attr_names[] = {
 	"transaction_id",
 };
 
+_Static_assert(sizeof(attr_names) / sizeof(attr_names[0]) <=
+    RECORD_ATTR_CODES, "every code has its place in event_scan");
+
 /* attr_code() looks names up in a small hash table, made once. */
 #define ATTR_SLOTS	128
 
@@ -199,6 +202,67 @@ get_attrs(struct wire_reader *r, struct attrs *a)
 		}
 		attrs_take(a, code, name, value);
 	}
+	return 0;
+}
+
+int
+record_attr_code(const char *name)
+{
+	return attr_code(name);
+}
+
+/* A name written out that has a code is taken as that code. */
+static int
+scan_attr_code(const unsigned char *p, size_t n)
+{
+	char name[RECORD_NAME_MAX + 1];
+
+	if (n > RECORD_NAME_MAX)
+		return 0;
+	memcpy(name, p, n);
+	name[n] = '\0';
+	return attr_code(name);
+}
+
+int
+record_scan_event(const void *data, size_t len, struct event_scan *es)
+{
+	struct wire_reader r;
+	const unsigned char *p;
+	uint8_t version, code;
+	uint16_t n, i;
+	size_t l;
+
+	memset(es, 0, sizeof(*es));
+	wire_reader_init(&r, data, len);
+	if (wire_get_u8(&r, &version) == -1 || version != RECORD_VERSION ||
+	    wire_get_u8(&r, &es->type) == -1 ||
+	    wire_get_u8(&r, &es->status) == -1 ||
+	    wire_get_i64(&r, &es->time_ms) == -1 ||
+	    wire_get_span(&r, RECORD_ID_MAX, &p, &l) == -1 ||
+	    wire_get_u16(&r, &n) == -1 || n > RECORD_ATTRS_MAX)
+		return -1;
+	es->txid.p = (const char *)p;
+	es->txid.n = l;
+	for (i = 0; i < n; i++) {
+		if (wire_get_u8(&r, &code) == -1 || code >= nitems(attr_names))
+			return -1;
+		if (code == 0) {
+			if (wire_get_span(&r, RECORD_NAME_MAX, &p, &l) == -1)
+				return -1;
+			code = (uint8_t)scan_attr_code(p, l);
+		}
+		if (wire_get_span(&r, RECORD_VALUE_MAX, &p, &l) == -1)
+			return -1;
+		if (code != 0) {
+			es->attr[code].p = (const char *)p;
+			es->attr[code].n = l;
+		}
+	}
+	if (wire_done(&r) == -1 || es->type == 0 ||
+	    es->type >= EVENT_TYPE_END || es->status == 0 ||
+	    es->status >= STATUS_END)
+		return -1;
 	return 0;
 }
 

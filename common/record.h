@@ -105,6 +105,27 @@ void	event_free(struct event *);
 void	record_put_event(struct buf *, const struct event *);
 int	record_get_event(struct wire_reader *, struct event *);
 
+/*
+ * An event read in place, for readers of many (report): the values of
+ * its attributes that have a code (record_attr_code), pointing into the
+ * record with their lengths, not NUL-ended; other names are passed over.
+ */
+#define RECORD_ATTR_CODES	64
+struct span {
+	const char	*p;		/* NULL: absent */
+	size_t		 n;
+};
+struct event_scan {
+	uint8_t		 type;
+	uint8_t		 status;
+	int64_t		 time_ms;
+	struct span	 txid;
+	struct span	 attr[RECORD_ATTR_CODES];
+};
+int	record_scan_event(const void *, size_t, struct event_scan *);
+/* The code of an attribute name, 0 if it has none. */
+int	record_attr_code(const char *name);
+
 /* What the matcher decided about one hit, sent back in an ack. */
 enum verdict_result {
 	VERDICT_STORED = 1,	/* a click or impression, kept */

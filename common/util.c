@@ -518,22 +518,41 @@ pace(struct timespec *last, int64_t min_us)
 	*last = now;
 }
 
+/*
+ * The date is made by strftime once per day; the time of day, which
+ * changes with nearly every call of a listing, by arithmetic.
+ */
 size_t
 utc_second(int64_t sec, const char **out)
 {
-	static _Thread_local int64_t last = INT64_MIN;
-	static _Thread_local char stamp[32];
-	static _Thread_local size_t len;
-	time_t t = (time_t)sec;
+	static _Thread_local int64_t last_day = INT64_MIN;
+	static _Thread_local char stamp[40];
+	static _Thread_local size_t date_len;
+	int64_t day = sec / 86400 - (sec % 86400 < 0), s;
+	time_t t = (time_t)(day * 86400);
 	struct tm tm;
+	char *p;
 
-	if (sec != last) {
-		len = gmtime_r(&t, &tm) != NULL ? strftime(stamp,
-		    sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm) : 0;
-		last = sec;
+	if (day != last_day) {
+		date_len = gmtime_r(&t, &tm) != NULL ? strftime(stamp,
+		    sizeof(stamp) - 9, "%Y-%m-%dT", &tm) : 0;
+		last_day = day;
 	}
 	*out = stamp;
-	return len;
+	if (date_len == 0)
+		return 0;
+	s = sec - day * 86400;
+	p = stamp + date_len;
+	p[0] = (char)('0' + s / 36000);
+	p[1] = (char)('0' + s / 3600 % 10);
+	p[2] = ':';
+	p[3] = (char)('0' + s % 3600 / 600);
+	p[4] = (char)('0' + s % 3600 / 60 % 10);
+	p[5] = ':';
+	p[6] = (char)('0' + s % 60 / 10);
+	p[7] = (char)('0' + s % 10);
+	p[8] = '\0';
+	return date_len + 8;
 }
 
 int

@@ -77,8 +77,9 @@ struct rows {
 	size_t		 next;		/* the first not yet printed */
 };
 
+/* A row of n values given with their lengths (absent: empty). */
 static void
-row_add(struct rows *rs, int64_t time, const char *const *values, int n,
+row_add_n(struct rows *rs, int64_t time, const struct span *values, int n,
     int id)
 {
 	struct row *r;
@@ -92,17 +93,32 @@ row_add(struct rows *rs, int64_t time, const char *const *values, int n,
 	r = &rs->v[rs->n++];
 	r->time = time;
 	for (i = 0; i < n; i++)
-		len += strlen(values[i] ? values[i] : "") + 1;
+		len += (values[i].p ? values[i].n : 0) + 1;
 	r->text = xmalloc(len);
 	for (i = 0; i < n; i++) {
-		const char *v = values[i] ? values[i] : "";
-		size_t l = strlen(v) + 1;
+		size_t l = values[i].p ? values[i].n : 0;
 
-		memcpy(r->text + at, v, l);
+		if (l > 0)
+			memcpy(r->text + at, values[i].p, l);
+		r->text[at + l] = '\0';
 		r->v[i] = r->text + at;
-		at += l;
+		at += l + 1;
 	}
 	r->id = r->v[id];
+}
+
+static void
+row_add(struct rows *rs, int64_t time, const char *const *values, int n,
+    int id)
+{
+	struct span v[ROW_VALUES_MAX];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		v[i].p = values[i];
+		v[i].n = values[i] ? strlen(values[i]) : 0;
+	}
+	row_add_n(rs, time, v, n, id);
 }
 
 static void
@@ -151,87 +167,119 @@ amount_text(char *dst, size_t size, const char *v)
 	return dst;
 }
 
-/* The attributes of a conversion that report reads, in one pass. */
-struct conv_view {
-	const char	*offer, *publisher, *sub_id, *event, *order, *reason;
-	const char	*currency, *revenue, *payout;
-};
+/* The attribute codes of a conversion that report reads. */
+enum { AT_OFFER, AT_PUBLISHER, AT_SUB_ID, AT_EVENT, AT_ORDER, AT_REASON,
+    AT_CURRENCY, AT_REVENUE, AT_PAYOUT, AT_END };
 
-static void
-view_of(const struct event *ev, struct conv_view *cv)
+static int
+code_of(int at)
 {
-	static const struct { const char *name; size_t off; } names[] = {
-		{ "offer_id", offsetof(struct conv_view, offer) },
-		{ "publisher", offsetof(struct conv_view, publisher) },
-		{ "sub_id", offsetof(struct conv_view, sub_id) },
-		{ "event", offsetof(struct conv_view, event) },
-		{ "order_id", offsetof(struct conv_view, order) },
-		{ "reason", offsetof(struct conv_view, reason) },
-		{ "currency", offsetof(struct conv_view, currency) },
-		{ "revenue", offsetof(struct conv_view, revenue) },
-		{ "payout", offsetof(struct conv_view, payout) },
+	static const char *const names[AT_END] = {
+		"offer_id", "publisher", "sub_id", "event", "order_id",
+		"reason", "currency", "revenue", "payout"
 	};
-	const char *name;
-	size_t i, j;
+	static int codes[AT_END];
 
-	memset(cv, 0, sizeof(*cv));
-	for (i = 0; i < ev->attrs.n; i++) {
-		name = ev->attrs.v[i].name;
-		for (j = 0; j < nitems(names); j++)
-			if (name[0] == names[j].name[0] &&
-			    strcmp(name, names[j].name) == 0) {
-				*(const char **)(void *)((char *)cv +
-				    names[j].off) = ev->attrs.v[i].value;
-				break;
-			}
-	}
+	if (codes[at] == 0)
+		codes[at] = record_attr_code(names[at]);
+	return codes[at];
+}
+
+static const struct span *
+attr_of(const struct event_scan *es, int at)
+{
+	return &es->attr[code_of(at)];
+}
+
+/* An empty filter places no condition; else one of its values exactly. */
+static int
+span_match(const struct strlist *l, const struct span *v)
+{
+	size_t i;
+
+	if (l->n == 0)
+		return 1;
+	if (v->p == NULL)
+		return 0;
+	for (i = 0; i < l->n; i++)
+		if (strlen(l->v[i]) == v->n && memcmp(l->v[i], v->p, v->n) == 0)
+			return 1;
+	return 0;
 }
 
 static int
-conversion_wanted(const struct query *q, const struct event *ev,
-    const struct conv_view *cv, int64_t time)
+conversion_wanted(const struct query *q, const struct event_scan *es,
+    int64_t time)
 {
+	const struct span *ev = attr_of(es, AT_EVENT);
+	struct span status = { status_name(es->status), 0 };
+
+	status.n = strlen(status.p);
 	return time >= q->since && time < q->until &&
-	    list_match(&q->offers, cv->offer) &&
-	    list_match(&q->publishers, cv->publisher) &&
-	    list_match(&q->sub_ids, cv->sub_id) &&
-	    list_match(&q->txids, ev->txid) &&
-	    list_match(&q->statuses, status_name(ev->status)) &&
-	    list_match(&q->reasons, cv->reason) &&
-	    (q->event == NULL || (cv->event && strcmp(cv->event,
-	    q->event) == 0));
+	    span_match(&q->offers, attr_of(es, AT_OFFER)) &&
+	    span_match(&q->publishers, attr_of(es, AT_PUBLISHER)) &&
+	    span_match(&q->sub_ids, attr_of(es, AT_SUB_ID)) &&
+	    span_match(&q->txids, &es->txid) &&
+	    span_match(&q->statuses, &status) &&
+	    span_match(&q->reasons, attr_of(es, AT_REASON)) &&
+	    (q->event == NULL || (ev->p && strlen(q->event) == ev->n &&
+	    memcmp(ev->p, q->event, ev->n) == 0));
+}
+
+static struct span
+text(const char *s)
+{
+	struct span v = { s, s ? strlen(s) : 0 };
+
+	return v;
+}
+
+/* An amount as amount_text writes it, from its stored text. */
+static struct span
+amount_of(char *dst, size_t size, const struct span *v)
+{
+	char in[64];
+
+	if (v->p == NULL || v->n >= sizeof(in))
+		return text(NULL);
+	memcpy(in, v->p, v->n);
+	in[v->n] = '\0';
+	return text(amount_text(dst, size, in));
 }
 
 static void
-conversion_row(struct rows *rs, const struct event *ev,
-    const struct conv_view *cv, int64_t time)
+conversion_row(struct rows *rs, const struct event_scan *es, int64_t time)
 {
-	const char *v[CV_END] = { 0 };
+	struct span v[CV_END];
 	char t[TABLE_TIME_LEN], up[TABLE_TIME_LEN], ct[TABLE_TIME_LEN];
-	char rev[64], pay[64], secs[24];
-	int64_t click = txid_time_ms(ev->txid);
+	char rev[64], pay[64], secs[24], txid[RECORD_ID_MAX + 1];
+	const struct span *ev = attr_of(es, AT_EVENT);
+	int64_t click;
 
+	memcpy(txid, es->txid.p, es->txid.n);
+	txid[es->txid.n] = '\0';
+	click = txid_time_ms(txid);
 	table_time(t, sizeof(t), time);
-	table_time(up, sizeof(up), ev->time_ms);
+	table_time(up, sizeof(up), es->time_ms);
 	table_time(ct, sizeof(ct), click);
 	snprintf(secs, sizeof(secs), "%lld", (long long)((time - click) /
 	    1000));
-	v[CV_OFFER] = cv->offer;
-	v[CV_PUBLISHER] = cv->publisher;
-	v[CV_SUB_ID] = cv->sub_id;
-	v[CV_ORDER] = cv->order;
-	v[CV_REASON] = cv->reason;
-	v[CV_CURRENCY] = cv->currency;
-	v[CV_TIME] = t;
-	v[CV_UPDATED] = up;
-	v[CV_TXID] = ev->txid;
-	v[CV_EVENT] = cv->event && *cv->event ? cv->event : "-";
-	v[CV_STATUS] = status_name(ev->status);
-	v[CV_REVENUE] = amount_text(rev, sizeof(rev), cv->revenue);
-	v[CV_PAYOUT] = amount_text(pay, sizeof(pay), cv->payout);
-	v[CV_CLICK_TIME] = ct;
-	v[CV_SECONDS] = secs;
-	row_add(rs, time, v, CV_END, CV_TXID);
+	v[CV_TIME] = text(t);
+	v[CV_UPDATED] = text(up);
+	v[CV_TXID] = es->txid;
+	v[CV_OFFER] = *attr_of(es, AT_OFFER);
+	v[CV_PUBLISHER] = *attr_of(es, AT_PUBLISHER);
+	v[CV_SUB_ID] = *attr_of(es, AT_SUB_ID);
+	v[CV_EVENT] = ev->p && ev->n ? *ev : text("-");
+	v[CV_ORDER] = *attr_of(es, AT_ORDER);
+	v[CV_STATUS] = text(status_name(es->status));
+	v[CV_REASON] = *attr_of(es, AT_REASON);
+	v[CV_REVENUE] = amount_of(rev, sizeof(rev), attr_of(es, AT_REVENUE));
+	v[CV_PAYOUT] = amount_of(pay, sizeof(pay), attr_of(es, AT_PAYOUT));
+	v[CV_CURRENCY] = *attr_of(es, AT_CURRENCY);
+	v[CV_CLICK_TIME] = text(ct);
+	v[CV_SECONDS] = text(secs);
+	row_add_n(rs, time, v, CV_END, CV_TXID);
 }
 
 /*
@@ -327,9 +375,7 @@ conversion_one(struct source *src, struct store_txn *txn,
 {
 	const struct query *q = src->q;
 	struct store_val rec;
-	struct wire_reader r;
-	struct conv_view cv;
-	struct event ev;
+	struct event_scan es;
 	int64_t time;
 
 	(void)v;
@@ -341,16 +387,10 @@ conversion_one(struct source *src, struct store_txn *txn,
 	if (store_get(txn, SHARD_CONVERSIONS, (const char *)k->data + 8,
 	    k->len - 8, &rec) != STORE_OK)
 		return 1;
-	event_init(&ev);
-	wire_reader_init(&r, rec.data, rec.len);
-	if (record_get_event(&r, &ev) == -1 || wire_done(&r) == -1)
+	if (record_scan_event(rec.data, rec.len, &es) == -1)
 		src->bad++;
-	else {
-		view_of(&ev, &cv);
-		if (conversion_wanted(q, &ev, &cv, time))
-			conversion_row(&src->rows, &ev, &cv, time);
-	}
-	event_free(&ev);
+	else if (conversion_wanted(q, &es, time))
+		conversion_row(&src->rows, &es, time);
 	return 1;
 }
 

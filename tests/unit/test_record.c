@@ -731,6 +731,43 @@ test_names(void)
 	CHECK(hit_kind_is_conversion(HIT_REJECT));
 }
 
+/* An event read in place: coded attributes by code, others passed over. */
+static void
+test_scan_event(void)
+{
+	struct event_scan es;
+	struct event e;
+	struct buf b;
+	int offer = record_attr_code("offer_id");
+	int payout = record_attr_code("payout");
+
+	event_init(&e);
+	e.type = EVENT_CONVERSION;
+	e.status = STATUS_APPROVED;
+	e.time_ms = 1234;
+	snprintf(e.txid, sizeof(e.txid), "tx1");
+	attrs_set(&e.attrs, "offer_id", "o7");
+	attrs_set(&e.attrs, "param.x", "y");
+	attrs_set(&e.attrs, "payout", "2.50");
+	buf_init(&b);
+	record_put_event(&b, &e);
+	CHECK(offer > 0 && payout > 0 && record_attr_code("param.x") == 0);
+	CHECK(record_scan_event(b.data, b.len, &es) == 0);
+	CHECK(es.type == EVENT_CONVERSION && es.status == STATUS_APPROVED &&
+	    es.time_ms == 1234);
+	CHECK(es.txid.n == 3 && memcmp(es.txid.p, "tx1", 3) == 0);
+	CHECK(es.attr[offer].n == 2 && memcmp(es.attr[offer].p, "o7", 2) == 0);
+	CHECK(es.attr[payout].n == 4 &&
+	    memcmp(es.attr[payout].p, "2.50", 4) == 0);
+	CHECK(es.attr[record_attr_code("currency")].p == NULL);
+	/* Cut short or with a byte more: refused, as record_get_event. */
+	CHECK(record_scan_event(b.data, b.len - 1, &es) == -1);
+	buf_addc(&b, 0);
+	CHECK(record_scan_event(b.data, b.len, &es) == -1);
+	buf_free(&b);
+	event_free(&e);
+}
+
 int
 main(void)
 {
@@ -740,6 +777,7 @@ main(void)
 	test_hit();
 	test_hit_limits();
 	test_event();
+	test_scan_event();
 	test_verdict();
 	test_attempt();
 	test_names();

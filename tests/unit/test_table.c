@@ -86,6 +86,11 @@ test_time(void)
 	CHECK_STR(stamp(-1000), "1969-12-31T23:59:59.000Z");
 	CHECK_STR(stamp(-1001), "1969-12-31T23:59:58.999Z");
 	CHECK_STR(stamp(T_2026 + 1), "2026-11-21T01:02:03.457Z");
+	/* The date is kept from one call to the next: across days too. */
+	CHECK_STR(stamp(86399999), "1970-01-01T23:59:59.999Z");
+	CHECK_STR(stamp(86400000), "1970-01-02T00:00:00.000Z");
+	CHECK_STR(stamp(T_2026), "2026-11-21T01:02:03.456Z");
+	CHECK_STR(stamp(-86400001), "1969-12-30T23:59:59.999Z");
 	/* Year 10000: the number. */
 	CHECK_STR(stamp(INT64_C(253402300800000)), "253402300800000");
 }
