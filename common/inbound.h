@@ -78,12 +78,13 @@ void	inbound_tx_key(struct buf *, const char *txid,
 
 /*
  * In the databases rows and tx of the open write transaction: store a
- * row (and its index entry); remove rows made before the slice's cutoff
- * (a retain.h prune); remove the n oldest rows.
+ * row as inbound_put() encoded it (and its index entry under txid, if
+ * any); remove rows made before the slice's cutoff (a retain.h prune);
+ * remove the n oldest rows.
  */
 int	inbound_store(struct store_txn *, int rows, int tx,
-	    const unsigned char key[INBOUND_KEY_LEN],
-	    const struct inbound_row *);
+	    const unsigned char key[INBOUND_KEY_LEN], const struct buf *rec,
+	    const char *txid);
 int	inbound_prune(struct store_txn *, int rows, int tx,
 	    struct retain_slice *);
 int	inbound_drop_oldest(struct store_txn *, int rows, int tx, uint64_t n);

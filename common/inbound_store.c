@@ -8,21 +8,19 @@
 
 int
 inbound_store(struct store_txn *txn, int rows, int tx,
-    const unsigned char key[INBOUND_KEY_LEN], const struct inbound_row *row)
+    const unsigned char key[INBOUND_KEY_LEN], const struct buf *rec,
+    const char *txid)
 {
-	struct buf rec, txkey;
+	struct buf txkey;
 	int rc;
 
-	buf_init(&rec);
-	buf_init(&txkey);
-	inbound_put(&rec, row);
-	rc = store_put(txn, rows, key, INBOUND_KEY_LEN, rec.data, rec.len);
-	if (rc == STORE_OK && row->f[IN_TXID] != NULL) {
-		inbound_tx_key(&txkey, row->f[IN_TXID], key);
+	rc = store_put(txn, rows, key, INBOUND_KEY_LEN, rec->data, rec->len);
+	if (rc == STORE_OK && txid != NULL && *txid != '\0') {
+		buf_init(&txkey);
+		inbound_tx_key(&txkey, txid, key);
 		rc = store_put(txn, tx, txkey.data, txkey.len, "", 0);
+		buf_free(&txkey);
 	}
-	buf_free(&txkey);
-	buf_free(&rec);
 	return rc == STORE_OK ? 0 : -1;
 }
 

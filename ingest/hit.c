@@ -577,6 +577,10 @@ hit_refusal(const struct conf *conf, const struct request_info *ri,
 	buf_free(&q);
 	buf_reset(&job->record);
 	inbound_put(&job->record, &row);
+	/* The index entry is cut as inbound_tx_key() cuts it. */
+	snprintf(job->txid, sizeof(job->txid), "%s",
+	    row.f[IN_TXID] ? row.f[IN_TXID] : "");
+	job->time_ms = time_ms;
 	inbound_free(&row);
 	job->refusal = 1;
 	return 1;

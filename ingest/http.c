@@ -314,6 +314,18 @@ refuse_without_room(struct request *req, const struct request_values *rv)
 	return 1;
 }
 
+/* The client's address: the peer's, or through trusted proxies. */
+static void
+request_ip(struct request *req, const struct conf *conf, char *ip,
+    size_t size)
+{
+	char peer[INET6_ADDRSTRLEN];
+
+	client_ip(req->conn, peer, sizeof(peer));
+	client_address(conf, peer, MHD_lookup_connection_value(req->conn,
+	    MHD_HEADER_KIND, "X-Forwarded-For"), ip, size);
+}
+
 /*
  * The row of a conversion-type request refused before it was read whole
  * (report --postbacks): stored when the spool comes to it, not waited
@@ -323,16 +335,14 @@ static void
 note_early_refusal(struct request *req, struct attrs *params)
 {
 	struct ingest *in = req->http->ingest;
-	char peer[INET6_ADDRSTRLEN], ip[INET6_ADDRSTRLEN];
+	char ip[INET6_ADDRSTRLEN];
 	struct request_info ri = { req->endpoint, params, ip, NULL };
 	struct job *job = xcalloc(1, sizeof(*job));
 	int made;
 
 	buf_init(&job->record);
-	client_ip(req->conn, peer, sizeof(peer));
 	pthread_rwlock_rdlock(&in->conf_lock);
-	client_address(in->daemon->conf, peer, MHD_lookup_connection_value(
-	    req->conn, MHD_HEADER_KIND, "X-Forwarded-For"), ip, sizeof(ip));
+	request_ip(req, in->daemon->conf, ip, sizeof(ip));
 	made = hit_refusal(in->daemon->conf, &ri, now_ms(), &req->ans,
 	    req->ans.status, job);
 	pthread_rwlock_unlock(&in->conf_lock);
@@ -350,7 +360,7 @@ process(struct request *req)
 	struct attrs params;
 	struct request_values rv = { &params, 0, 0, 0 };
 	struct job *job;
-	char peer[INET6_ADDRSTRLEN], ip[INET6_ADDRSTRLEN];
+	char ip[INET6_ADDRSTRLEN];
 	int store;
 
 	attrs_init(&params);
@@ -363,7 +373,6 @@ process(struct request *req)
 		attrs_free(&params);
 		return respond(req);
 	}
-	client_ip(req->conn, peer, sizeof(peer));
 	ri.endpoint = req->endpoint;
 	ri.params = &params;
 	ri.client_ip = ip;
@@ -372,8 +381,7 @@ process(struct request *req)
 	job = xcalloc(1, sizeof(*job));
 	buf_init(&job->record);
 	pthread_rwlock_rdlock(&in->conf_lock);
-	client_address(in->daemon->conf, peer, MHD_lookup_connection_value(
-	    req->conn, MHD_HEADER_KIND, "X-Forwarded-For"), ip, sizeof(ip));
+	request_ip(req, in->daemon->conf, ip, sizeof(ip));
 	store = hit_handle(in, &ri, job, &req->ans);
 	pthread_rwlock_unlock(&in->conf_lock);
 	if (refuse_without_room(req, &rv)) {

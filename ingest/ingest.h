@@ -55,7 +55,9 @@ struct job {
 	int		 conversion;	/* synced before it is answered */
 	int		 wait;		/* answered with the verdict */
 	int		 refusal;	/* record holds the row of a refused
-					   request (inbound.h), not a hit */
+					   request (inbound.h), not a hit;
+					   txid: what it named, cut */
+	int64_t		 time_ms;	/* a refusal's, for its row's key */
 	struct buf	 record;	/* the encoded hit */
 	char		 txid[RECORD_ID_MAX + 1];
 	uint64_t	 seq;		/* its spool sequence once stored */

@@ -429,20 +429,15 @@ over_limit(struct spool *sp, struct job **jobs)
 	return over;
 }
 
-/* The row of a refused request (hit.c made it), under a key of ours. */
+/* The row of a refused request, as hit.c encoded it, under our key. */
 static int
 store_refusal(struct spool *sp, struct store_txn *txn, struct job *job)
 {
 	unsigned char key[INBOUND_KEY_LEN];
-	struct inbound_row row;
-	int rc;
 
-	if (inbound_get(job->record.data, job->record.len, &row) == -1)
-		return STORE_ERROR;
-	inbound_key(key, row.time_ms, sp->row_who, ++sp->row_seq);
-	rc = inbound_store(txn, DB_POSTBACKS, DB_POSTBACKS_TX, key, &row);
-	inbound_free(&row);
-	return rc == 0 ? STORE_OK : STORE_ERROR;
+	inbound_key(key, job->time_ms, sp->row_who, ++sp->row_seq);
+	return inbound_store(txn, DB_POSTBACKS, DB_POSTBACKS_TX, key,
+	    &job->record, job->txid) == 0 ? STORE_OK : STORE_ERROR;
 }
 
 /* Past postbacks-max, the oldest rows go, and the metric says so. */

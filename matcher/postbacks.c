@@ -115,6 +115,7 @@ postbacks_note(struct matcher *m, struct store_txn *txn,
 {
 	unsigned char key[INBOUND_KEY_LEN];
 	struct inbound_row row;
+	struct buf rec;
 	uint64_t who, seq;
 	int rc;
 
@@ -127,7 +128,11 @@ postbacks_note(struct matcher *m, struct store_txn *txn,
 	inbound_key(key, hit->time_ms, who, seq);
 	inbound_init(&row);
 	row_of(m, hit, click, v, &row);
-	rc = inbound_store(txn, DB_POSTBACKS, DB_POSTBACKS_TX, key, &row);
+	buf_init(&rec);
+	inbound_put(&rec, &row);
+	rc = inbound_store(txn, DB_POSTBACKS, DB_POSTBACKS_TX, key, &rec,
+	    hit->txid);
+	buf_free(&rec);
 	inbound_free(&row);
 	return rc;
 }
