@@ -7,8 +7,9 @@
  *                  value: counter_put()
  *   "counts_offer" the same, with publisher, sub_id and source empty:
  *                  what the reports by time and offer read
- *   "unique"       key: hash (be64) of offer, click IP, User-Agent
- *                  value: time of that key's last click (be64 ms)
+ *   "unique"       key: time (be64 ms) | hash (be64) of offer, click IP,
+ *                  User-Agent; value: empty.  The log of the matcher's
+ *                  unique-click index, which is in memory.
  *   "conversions_at" key: first received (be64 ms) | the conversion's
  *                  key in "conversions"; value: empty.  report
  *                  --conversions reads it for the time order.

@@ -143,9 +143,11 @@ struct inbox_ops {
 	/*
 	 * If not NULL: the last writes of a transaction, after every
 	 * apply() and before the commit (-1 aborts it); txn is NULL when
-	 * the transaction was aborted instead.
+	 * the transaction was aborted instead, or its commit failed.
 	 */
 	int		(*settle)(void *arg, struct store_txn *);
+	/* If not NULL: the transaction settled committed. */
+	void		(*committed)(void *arg);
 };
 
 /*

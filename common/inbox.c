@@ -294,11 +294,12 @@ apply_batch(struct inbox *ib, struct inmsg *msgs, int n)
 		rc = STORE_ERROR;
 	if (rc == STORE_OK)
 		rc = store_commit(txn, 0);	/* inbox_sync() syncs */
-	else {
+	else
 		store_abort(txn);
-		if (ib->ops->settle)
-			ib->ops->settle(ib->arg, NULL);
-	}
+	if (rc != STORE_OK && ib->ops->settle)
+		ib->ops->settle(ib->arg, NULL);
+	else if (rc == STORE_OK && ib->ops->committed)
+		ib->ops->committed(ib->arg);
 	if (rc != STORE_OK) {
 		if (ib->ob)
 			outbox_aborted(ib->ob);

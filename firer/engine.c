@@ -139,7 +139,7 @@ event_apply(void *arg, struct store_txn *txn, void *p, const char *sender,
 
 static const struct inbox_ops event_ops = {
 	MSG_EVENTS, sizeof(struct event), event_init_any, event_release,
-	event_decode, event_apply, 16, 0, NULL
+	event_decode, event_apply, 16, 0, NULL, NULL
 };
 
 /* Read ahead at most this many deliveries of one host. */

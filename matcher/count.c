@@ -101,8 +101,8 @@ tally_add(struct tally *t, int db, const struct buf *key,
 	counts_add(&r->c, d);
 }
 
-void
-count_discard(struct matcher *m)
+static void
+tally_reset(struct matcher *m)
 {
 	struct tally *t = m->tally;
 
@@ -146,8 +146,21 @@ count_flush(struct matcher *m, struct store_txn *txn)
 	for (i = 0; i < t->cap && rc == 0; i++)
 		if (t->v[i].len != 0 && !counts_zero(&t->v[i].c))
 			rc = write_row(txn, t, &t->v[i]);
-	count_discard(m);
+	tally_reset(m);
 	return rc;
+}
+
+void
+count_discard(struct matcher *m)
+{
+	tally_reset(m);
+	unique_undo(m->unique);
+}
+
+void
+count_committed(struct matcher *m)
+{
+	unique_keep(m->unique);
 }
 
 /* Add d to the rows of time_ms's hour for dims. */
@@ -223,7 +236,8 @@ count_impression(struct matcher *m, const struct hit *hit)
 
 /*
  * Unique when its offer, IP and User-Agent made no click within the
- * offer's unique-window: the index keeps each one's last click.
+ * offer's unique-window: the index keeps each one's last click (unique.c)
+ * and the store its log, (time, hash) of each click, to make it again.
  */
 static int
 is_unique(struct matcher *m, struct store_txn *txn, const struct hit *hit)
@@ -231,27 +245,24 @@ is_unique(struct matcher *m, struct store_txn *txn, const struct hit *hit)
 	const char *offer = attrs_get(&hit->attrs, "offer_id");
 	const struct offer *o = conf_offer(m->daemon->conf, offer);
 	int64_t window = o ? o->unique_window_ms :
-	    CONF_DEFAULT_UNIQUE_WINDOW_MS, last = INT64_MIN, t = hit->time_ms;
-	unsigned char key[8], val[8];
-	struct store_val old;
+	    CONF_DEFAULT_UNIQUE_WINDOW_MS, last, t = hit->time_ms;
+	unsigned char key[16];
 	const char *ip, *ua;
-	int rc;
+	uint64_t hash;
 
 	if (window == 0)
 		return 1;
 	ip = attrs_get(&hit->attrs, "click_ip");
 	ua = attrs_get(&hit->attrs, "click_user_agent");
-	wire_be64_put(key, counter_unique_hash(offer ? offer : "",
-	    ip ? ip : "", ua ? ua : ""));
-	rc = store_get(txn, DB_UNIQUE, key, sizeof(key), &old);
-	if (rc == STORE_OK && old.len == 8)
-		last = (int64_t)wire_be64_get(old.data);
-	else if (rc != STORE_OK && rc != STORE_NOTFOUND)
+	hash = counter_unique_hash(offer ? offer : "", ip ? ip : "",
+	    ua ? ua : "");
+	wire_be64_put(key, (uint64_t)t);
+	wire_be64_put(key + 8, hash);
+	if (store_put(txn, DB_UNIQUE, key, sizeof(key), "", 0) != STORE_OK)
 		return -1;
-	wire_be64_put(val, (uint64_t)(t > last ? t : last));
-	if (store_put(txn, DB_UNIQUE, key, sizeof(key), val, sizeof(val)) !=
-	    STORE_OK)
-		return -1;
+	last = unique_last(m->unique, hash);
+	if (last == INT64_MIN || t > last)
+		unique_set(m->unique, hash, t, t - m->unique_keep_ms);
 	return last == INT64_MIN || t - last >= window || last - t >= window;
 }
 
@@ -360,11 +371,14 @@ count_prune(void *arg, struct store_txn *txn, struct retain_slice *s)
 	    NULL);
 }
 
-/* The longest unique-window of the offers, now. */
+/*
+ * The longest unique-window of the offers, now (a click names one of
+ * them: ingest answers 404 to any other offer).
+ */
 static int64_t
 longest_window(const struct conf *conf)
 {
-	int64_t w = CONF_DEFAULT_UNIQUE_WINDOW_MS;
+	int64_t w = 0;
 	size_t i;
 
 	for (i = 0; i < conf->noffers; i++)
@@ -373,31 +387,71 @@ longest_window(const struct conf *conf)
 	return w;
 }
 
-struct unique_pass {
-	int64_t	 before;
-};
-
-static int
-unique_expired(void *arg, const struct store_val *k,
-    const struct store_val *v)
+void
+count_configure(struct matcher *m)
 {
-	const struct unique_pass *p = arg;
-
-	(void)k;
-	return v->len != 8 || (int64_t)wire_be64_get(v->data) < p->before;
+	m->unique_keep_ms = longest_window(m->daemon->conf);
 }
 
-/*
- * The index is by hash, not time: a pass over all of it (in slices)
- * drops the entries older than the longest unique-window.
- */
+/* A log entry's time, INT64_MIN if it is not of the log's form. */
+static int64_t
+unique_time_of(const struct store_val *k)
+{
+	return k->len == 16 ? (int64_t)wire_be64_get(k->data) : INT64_MIN;
+}
+
+/* The log's entries go once the longest unique-window is past them. */
 int
 count_prune_unique(void *arg, struct store_txn *txn, struct retain_slice *s)
 {
 	struct matcher *m = arg;
-	struct unique_pass p;
 
-	p.before = s->before - longest_window(m->daemon->conf);
-	return retain_sweep(txn, DB_UNIQUE, s, &m->unique_pass, unique_expired,
-	    &p);
+	s->before -= m->unique_keep_ms;
+	return retain_walk(txn, DB_UNIQUE, s, unique_time_of, NULL, NULL);
+}
+
+/*
+ * The index made again from its log, at start.  Entries of another form
+ * (the index by hash of stores before the log) are removed.
+ */
+int
+count_load_unique(struct matcher *m)
+{
+	struct store_txn *txn;
+	struct store_cursor *c;
+	struct store_val k, v;
+	int64_t t, stale = now_ms() - m->unique_keep_ms;
+	size_t loaded = 0, dropped = 0;
+	uint64_t hash;
+	int rc;
+
+	if (store_begin(m->store, 1, &txn) != STORE_OK)
+		return -1;
+	if (store_cursor_open(txn, DB_UNIQUE, &c) != STORE_OK) {
+		store_abort(txn);
+		return -1;
+	}
+	while ((rc = store_cursor_next(c, &k, &v)) == STORE_OK) {
+		if ((t = unique_time_of(&k)) == INT64_MIN) {
+			if (store_cursor_del(c) != STORE_OK)
+				break;
+			dropped++;
+			continue;
+		}
+		hash = wire_be64_get((const unsigned char *)k.data + 8);
+		if (t >= stale && t > unique_last(m->unique, hash)) {
+			unique_set(m->unique, hash, t, stale);
+			unique_keep(m->unique);
+			loaded++;
+		}
+	}
+	store_cursor_close(c);
+	if (rc != STORE_NOTFOUND || store_commit(txn, 1) != STORE_OK) {
+		if (rc != STORE_NOTFOUND)
+			store_abort(txn);
+		return -1;
+	}
+	log_info("event=unique_index entries=%zu loaded=%zu dropped=%zu",
+	    unique_entries(m->unique), loaded, dropped);
+	return 0;
 }

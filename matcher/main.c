@@ -22,8 +22,6 @@
  * synced in the ingest's spool before it is answered.
  */
 #define MATCHER_SYNC_MS		10
-/* The unique-click index is swept for old entries once a minute. */
-#define MATCHER_UNIQUE_PASS_MS	60000
 
 static const char *const db_names[DB_COUNT] = {
 	"clicks", "conversions", "senders", "outbox", "meta", "dead",
@@ -76,6 +74,7 @@ reason_index(const struct verdict *v)
 static struct metric *m_hits[HIT_KIND_END];
 static struct metric *m_verdicts[VERDICT_END][NREASONS];
 static struct metric *m_join_ms;
+static struct metric *m_unique_entries, *m_unique_bytes;
 
 static void
 make_metrics(void)
@@ -102,6 +101,10 @@ make_metrics(void)
 		}
 	m_join_ms = metric_histogram("postline_matcher_join_seconds",
 	    "Time to apply one hit.", NULL);
+	m_unique_entries = metric_gauge("postline_matcher_unique_entries",
+	    "Entries of the unique-click index in memory.", NULL);
+	m_unique_bytes = metric_gauge("postline_matcher_unique_bytes",
+	    "Memory of the unique-click index.", NULL);
 }
 
 static void
@@ -138,6 +141,8 @@ chores(struct matcher *m)
 	    "Events not yet acknowledged, by firer.", "firer");
 	if (store_usage(m->store, &used, &size) == 0)
 		metrics_lmdb(used, size);
+	metric_set(m_unique_entries, (int64_t)unique_entries(m->unique));
+	metric_set(m_unique_bytes, (int64_t)unique_bytes(m->unique));
 	store_sync(m->store);
 }
 
@@ -151,9 +156,15 @@ hit_settle(void *arg, struct store_txn *txn)
 	return 0;
 }
 
+static void
+hit_committed(void *arg)
+{
+	count_committed(arg);
+}
+
 static const struct inbox_ops hit_ops = {
 	MSG_HITS, sizeof(struct hit), hit_init_any, hit_release, hit_decode,
-	hit_apply, 16, 1, hit_settle
+	hit_apply, 16, 1, hit_settle, hit_committed
 };
 
 static void
@@ -199,8 +210,7 @@ run(struct matcher *m, struct bus_sock *router)
 		    (void *)(intptr_t)DB_COUNTS, 0 },
 		{ "counts_offer", RETENTION_REPORTS, DB_COUNTS_OFFER,
 		    count_prune, (void *)(intptr_t)DB_COUNTS_OFFER, 0 },
-		{ "unique", -1, DB_UNIQUE, count_prune_unique, m,
-		    MATCHER_UNIQUE_PASS_MS },
+		{ "unique", -1, DB_UNIQUE, count_prune_unique, m, 0 },
 		{ "postbacks", RETENTION_POSTBACKS, DB_POSTBACKS,
 		    postbacks_prune, m, 0 },
 	};
@@ -218,6 +228,7 @@ run(struct matcher *m, struct bus_sock *router)
 		if (daemon_reloading) {
 			daemon_reloading = 0;
 			daemon_reload(m->daemon);
+			count_configure(m);
 		}
 		bus_poll(socks, n, -1, poll_timeout(ib, behind), readable);
 		log_hold();	/* a batch's verdict lines in one write */
@@ -255,6 +266,10 @@ main(int argc, char **argv)
 	d.sender_id = handoff_sender_id(m.store, DB_META, d.name, d.instance);
 	join_init(&m);
 	m.tally = count_tally_new();
+	m.unique = unique_new();
+	count_configure(&m);
+	if (count_load_unique(&m) == -1)
+		fatal("event=start error=\"cannot read the unique-click index\"");
 	bus = bus_new();
 	router = bus_bind(bus, d.conf->matcher_endpoints.v[d.instance]);
 	m.outbox = outbox_open(m.store, DB_OUTBOX, DB_META, bus,
@@ -274,6 +289,7 @@ main(int argc, char **argv)
 	bus_free(bus);
 	store_close(m.store);
 	count_tally_free(m.tally);
+	unique_free(m.unique);
 	metrics_stop();
 	free(d.sender_id);
 	conf_free(d.conf);

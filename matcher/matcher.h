@@ -20,7 +20,7 @@ enum {
 	DB_HELD_TX,		/* txid | due | seq -> empty */
 	DB_COUNTS,		/* report counters: see counter.h */
 	DB_COUNTS_OFFER,
-	DB_UNIQUE,
+	DB_UNIQUE,		/* time (be64) | hash (be64) -> empty */
 	DB_CONVERSIONS_AT,	/* received | conversion key -> empty */
 	DB_POSTBACKS,		/* the inbound postback rows: inbound.h */
 	DB_POSTBACKS_TX,
@@ -35,7 +35,8 @@ struct matcher {
 	char		 last_click[RECORD_ID_MAX + 1]; /* greatest key stored */
 	int		 recorded;	/* the hit applied made a conversion */
 	struct tally	*tally;		/* counter changes not yet written */
-	struct retain_sweep unique_pass; /* see count_prune_unique */
+	struct unique	*unique;	/* the unique-click index: unique.c */
+	int64_t		 unique_keep_ms; /* the longest unique-window */
 };
 
 /* join.c */
@@ -57,14 +58,20 @@ int	join_prune_conversions_at(void *, struct store_txn *,
 /*
  * count.c: the report counters.  count_*() add up the changes of the
  * open write transaction; count_flush() writes them into it, before it
- * commits (count_discard() forgets them when it aborts).  A click not
- * unique is marked so (COUNTER_ATTR_DUPLICATE) before it is stored.  A
- * conversion or event goes from status from (0: new) to to.
+ * commits; count_committed() says it did, count_discard() that it did
+ * not (its changes are forgotten, the unique-click index's undone).  A
+ * click not unique is marked so (COUNTER_ATTR_DUPLICATE) before it is
+ * stored.  A conversion or event goes from status from (0: new) to to.
  */
 struct tally	*count_tally_new(void);
 void	count_tally_free(struct tally *);
 int	count_flush(struct matcher *, struct store_txn *);
+void	count_committed(struct matcher *);
 void	count_discard(struct matcher *);
+/* At start and after a reload: the longest unique-window. */
+void	count_configure(struct matcher *);
+/* At start: the unique-click index made from its log (-1: it cannot). */
+int	count_load_unique(struct matcher *);
 void	count_impression(struct matcher *, const struct hit *);
 int	count_click(struct matcher *, struct store_txn *, struct hit *);
 void	count_conversion(struct matcher *, const struct event *, int from,
@@ -73,10 +80,27 @@ void	count_invalid(struct matcher *, const struct hit *,
 	    const struct hit *origin);
 /* When a conversion was first received (it counts in that hour). */
 int64_t	count_received_ms(const struct event *);
-/* Kinds of retention: counter rows (arg: the database), the index. */
+/* Kinds of retention: counter rows (arg: the database), the index's log. */
 int	count_prune(void *, struct store_txn *, struct retain_slice *);
 int	count_prune_unique(void *, struct store_txn *,
 	    struct retain_slice *);
+
+/*
+ * unique.c: the unique-click index in memory, by hash of offer, click IP
+ * and User-Agent: the time of its last click (INT64_MIN: none).
+ * unique_set() keeps what it replaces until unique_keep() (the
+ * transaction committed) or unique_undo() (it did not); entries older
+ * than stale_before may be dropped when the table grows.
+ */
+struct unique	*unique_new(void);
+void	unique_free(struct unique *);
+int64_t	unique_last(const struct unique *, uint64_t hash);
+void	unique_set(struct unique *, uint64_t hash, int64_t last,
+	    int64_t stale_before);
+void	unique_keep(struct unique *);
+void	unique_undo(struct unique *);
+size_t	unique_entries(const struct unique *);
+size_t	unique_bytes(const struct unique *);
 
 /*
  * postbacks.c: the rows of report --postbacks (inbound.h).  A

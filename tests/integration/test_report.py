@@ -16,8 +16,8 @@ import time
 import urllib.parse
 from decimal import ROUND_HALF_UP, Decimal
 
-from harness import (BUILD, SOURCE, cluster_of, get, kv, main, program,
-                     run)
+from harness import (BUILD, SOURCE, cluster_of, free_port, get, kv, main,
+                     program, run)
 from wire import HIT_CLICK, HIT_POSTBACK, Sender, hit, txid
 
 CONF = "\n".join([
@@ -313,6 +313,8 @@ def test_exact_after_kill_9():
         assert (got["clicks"], got["approved"]) == \
             (answered["clicks"], answered["approved"]), (got, answered)
         assert len(report(c, "--clicks", "--json")) == answered["clicks"]
+        # One visitor: its first click is the one unique, restarts or not.
+        assert got["unique_clicks"] == 1, got
         assert all(v == 0 for v in c.stop_all().values())
 
 
@@ -363,6 +365,57 @@ def test_hour_of_a_status_change_and_currencies():
         assert c.stop("matcher") == 0
 
 
+def test_unique_window_across_a_restart():
+    """The unique-click index outlives kill -9 (it is made again from its
+    log at start), an entry from the index of an older store is dropped,
+    and the log is pruned once the longest unique-window is past."""
+    port = free_port()
+    with cluster_of("offer o3 url \"http://127.0.0.1:9/\" unique-window "
+                    "3s\nmatcher metrics 127.0.0.1:%d" % port) as c:
+        d = os.path.join(c.dir, "data", "matcher-0")
+        os.makedirs(d)
+        p = subprocess.run(["mdb_load", "-s", "unique", "-T", d],
+                           input=b" 8bytekey\n 8byteval\n",
+                           capture_output=True)
+        assert p.returncode == 0, p.stderr
+        c.start("matcher")
+        assert "dropped=1" in c.log_text("matcher-0"), c.log_text("matcher-0")
+        visitor = {"offer_id": "o3", "click_ip": "203.0.113.9",
+                   "click_user_agent": "UA-9"}
+        t0 = int(time.time() * 1000)
+        ids = [txid(ms=t0 + dt) for dt in (0, 500, 1000, 4500)]
+        s = Sender("ipc://%s/matcher-0.sock" % c.dir,
+                   "ingest-t/00000000000000c1")
+        s.send([hit(HIT_CLICK, ids[0], visitor, ms=t0),
+                hit(HIT_CLICK, ids[1], visitor, ms=t0 + 500)])
+        c.procs["matcher-0"].send_signal(signal.SIGKILL)
+        c.procs["matcher-0"].wait()
+        c.start("matcher")
+        s.send([hit(HIT_CLICK, ids[2], visitor, ms=t0 + 1000),
+                hit(HIT_CLICK, ids[3], visitor, ms=t0 + 4500)])
+        s.close()
+        unique = {r["transaction_id"]: r["unique"] for r in
+                  report(c, "-d", d, "--clicks", "--json")}
+        assert [unique[x] for x in ids] == ["yes", "no", "no", "yes"], \
+            unique
+
+        def metric(name):
+            _, _, body = get("http://127.0.0.1:%d/metrics" % port)
+            for line in body.splitlines():
+                if line.startswith(name + '{kind="unique"}'):
+                    return float(line.split()[-1])
+            return None
+        removed = "postline_matcher_retention_removed_total"
+        assert metric(removed) in (None, 0)
+        deadline = time.monotonic() + 30
+        while metric(removed) != 4 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert time.time() * 1000 > t0 + 4500 + 3000
+        assert metric(removed) == 4 and \
+            metric("postline_matcher_records") == 0
+        assert c.stop("matcher") == 0
+
+
 def test_bad_input():
     with cluster_of(CONF) as c:
         c.start("matcher")
@@ -402,4 +455,5 @@ if __name__ == "__main__":
     main([test_summary_and_listings_match_what_was_sent,
           test_exact_after_kill_9,
           test_hour_of_a_status_change_and_currencies,
+          test_unique_window_across_a_restart,
           test_bad_input])

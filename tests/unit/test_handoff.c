@@ -216,7 +216,8 @@ static void
 replies(const char *dir)
 {
 	static const struct inbox_ops ops = {
-		MSG_HITS, 1, raw_init, raw_init, raw_decode, raw_apply, 16, 1, NULL
+		MSG_HITS, 1, raw_init, raw_init, raw_decode, raw_apply, 16, 1, NULL,
+		NULL
 	};
 	char path[160], endpoint[192];
 	struct strlist eps;
