@@ -7,9 +7,11 @@
  *                  value: counter_put()
  *   "counts_offer" the same, with publisher, sub_id and source empty:
  *                  what the reports by time and offer read
- *   "unique"       key: time (be64 ms) | hash (be64) of offer, click IP,
- *                  User-Agent; value: empty.  The log of the matcher's
- *                  unique-click index, which is in memory.
+ *   "unique"       the log of the matcher's unique-click index, which
+ *                  is in memory: a record per transaction with clicks.
+ *                  key: latest click time (be64 ms) | sequence (be64)
+ *                  value: time (be64 ms) | hash (be64) of offer, click
+ *                  IP, User-Agent, for each click
  *   "conversions_at" key: first received (be64 ms) | the conversion's
  *                  key in "conversions"; value: empty.  report
  *                  --conversions reads it for the time order.

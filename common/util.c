@@ -484,6 +484,42 @@ fnv1a(uint64_t h, const void *p, size_t n)
 	return h;
 }
 
+#define HASH_K1	0x9e3779b97f4a7c15ULL
+#define HASH_K2	0xc2b2ae3d27d4eb4fULL
+
+uint64_t
+hash_words(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *c = p;
+	uint64_t a = h, b = h ^ HASH_K2, w, x;
+
+	/* Two lanes, so that one multiply need not wait for the other. */
+	for (; n >= 16; c += 16, n -= 16) {
+		memcpy(&w, c, 8);
+		memcpy(&x, c + 8, 8);
+		a = (a ^ w) * HASH_K1;
+		b = (b ^ x) * HASH_K2;
+		a ^= a >> 32;
+		b ^= b >> 29;
+	}
+	if (n >= 8) {
+		memcpy(&w, c, 8);
+		a = (a ^ w) * HASH_K1;
+		a ^= a >> 32;
+		c += 8;
+		n -= 8;
+	}
+	w = 0;
+	memcpy(&w, c, n);
+	h = (a ^ (b << 31 | b >> 33) ^ w ^ (uint64_t)n << 56) * HASH_K1;
+	/* murmur3's finalizer: every bit of the input moves every bit */
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	return h ^ (h >> 33);
+}
+
 int
 eventfd_wake(int fd)
 {

@@ -115,6 +115,13 @@ void	 random_bytes(void *, size_t);
 uint64_t fnv1a(uint64_t, const void *, size_t);
 
 /*
+ * The same use, eight bytes a step: for keys of tens of bytes or more
+ * on a hot path (a User-Agent), where FNV-1a's multiply per byte shows.
+ * Its value depends on the machine's byte order.
+ */
+uint64_t hash_words(uint64_t, const void *, size_t);
+
+/*
  * An eventfd that wakes a thread: eventfd_wake() makes it readable,
  * eventfd_clear() empties it; -1 (errno set) on an error other than
  * EAGAIN.

@@ -30,7 +30,11 @@ struct tally {
 	size_t		 n;
 	size_t		 cap;		/* a power of two, or 0 */
 	struct buf	 keys;
-	struct buf	 key;		/* the one being made */
+	struct buf	 key;		/* the row's being made */
+	struct buf	 offer_key;	/* and its row's by offer */
+	struct buf	 clicks;	/* (time, hash) of each click, for the
+					   unique-click index's log */
+	int64_t		 clicks_max;	/* their latest time */
 };
 
 struct tally *
@@ -40,6 +44,9 @@ count_tally_new(void)
 
 	buf_init(&t->keys);
 	buf_init(&t->key);
+	buf_init(&t->offer_key);
+	buf_init(&t->clicks);
+	t->clicks_max = INT64_MIN;
 	return t;
 }
 
@@ -51,6 +58,8 @@ count_tally_free(struct tally *t)
 	free(t->v);
 	buf_free(&t->keys);
 	buf_free(&t->key);
+	buf_free(&t->offer_key);
+	buf_free(&t->clicks);
 	free(t);
 }
 
@@ -77,7 +86,8 @@ static void
 tally_add(struct tally *t, int db, const struct buf *key,
     const struct counts *d)
 {
-	uint64_t h = fnv1a(FNV1A_INIT + (uint64_t)db, key->data, key->len);
+	uint64_t h = hash_words(FNV1A_INIT + (uint64_t)db, key->data,
+	    key->len);
 	struct tally_row *r;
 	size_t i;
 
@@ -110,6 +120,8 @@ tally_reset(struct matcher *m)
 		memset(t->v, 0, t->cap * sizeof(*t->v));
 	t->n = 0;
 	buf_reset(&t->keys);
+	buf_reset(&t->clicks);
+	t->clicks_max = INT64_MIN;
 }
 
 static int
@@ -136,12 +148,30 @@ write_row(struct store_txn *txn, const struct tally *t,
 	return rc == STORE_OK ? 0 : -1;
 }
 
+/*
+ * The clicks of the transaction in the unique-click index's log: one
+ * record, keyed by their latest time and a sequence number.
+ */
+static int
+write_clicks(struct matcher *m, struct store_txn *txn)
+{
+	const struct tally *t = m->tally;
+	unsigned char key[16];
+
+	if (t->clicks.len == 0)
+		return 0;
+	wire_be64_put(key, (uint64_t)t->clicks_max);
+	wire_be64_put(key + 8, m->unique_seq++);
+	return store_put(txn, DB_UNIQUE, key, sizeof(key), t->clicks.data,
+	    t->clicks.len) == STORE_OK ? 0 : -1;
+}
+
 int
 count_flush(struct matcher *m, struct store_txn *txn)
 {
 	struct tally *t = m->tally;
 	size_t i;
-	int rc = 0;
+	int rc = write_clicks(m, txn);
 
 	for (i = 0; i < t->cap && rc == 0; i++)
 		if (t->v[i].len != 0 && !counts_zero(&t->v[i].c))
@@ -163,22 +193,35 @@ count_committed(struct matcher *m)
 	unique_keep(m->unique);
 }
 
+/* The keys of the rows of time_ms's hour for dims, into the tally. */
+static void
+make_keys(struct matcher *m, int64_t time_ms, const char **dims)
+{
+	const char *offer_dims[DIM_END] = { 0 };
+	int64_t hour = time_ms / HOUR_MS;
+
+	offer_dims[DIM_OFFER] = dims[DIM_OFFER];
+	offer_dims[DIM_CURRENCY] = dims[DIM_CURRENCY];
+	offer_dims[DIM_EVENT] = dims[DIM_EVENT];
+	counter_key(&m->tally->key, hour, dims);
+	counter_key(&m->tally->offer_key, hour, offer_dims);
+}
+
+/* Add d to the rows whose keys were made last. */
+static void
+add_made(struct matcher *m, const struct counts *d)
+{
+	tally_add(m->tally, DB_COUNTS, &m->tally->key, d);
+	tally_add(m->tally, DB_COUNTS_OFFER, &m->tally->offer_key, d);
+}
+
 /* Add d to the rows of time_ms's hour for dims. */
 static void
 add(struct matcher *m, int64_t time_ms, const char **dims,
     const struct counts *d)
 {
-	const char *offer_dims[DIM_END] = { 0 };
-	int64_t hour = time_ms / HOUR_MS;
-	struct buf *key = &m->tally->key;
-
-	offer_dims[DIM_OFFER] = dims[DIM_OFFER];
-	offer_dims[DIM_CURRENCY] = dims[DIM_CURRENCY];
-	offer_dims[DIM_EVENT] = dims[DIM_EVENT];
-	counter_key(key, hour, dims);
-	tally_add(m->tally, DB_COUNTS, key, d);
-	counter_key(key, hour, offer_dims);
-	tally_add(m->tally, DB_COUNTS_OFFER, key, d);
+	make_keys(m, time_ms, dims);
+	add_made(m, d);
 }
 
 /* The value of each of names in a, NULL if missing: one pass. */
@@ -237,53 +280,56 @@ count_impression(struct matcher *m, const struct hit *hit)
 /*
  * Unique when its offer, IP and User-Agent made no click within the
  * offer's unique-window: the index keeps each one's last click (unique.c)
- * and the store its log, (time, hash) of each click, to make it again.
+ * and the store its log, to make it again (count_load_unique).
  */
 static int
-is_unique(struct matcher *m, struct store_txn *txn, const struct hit *hit)
+is_unique(struct matcher *m, const struct hit *hit, const char *offer,
+    uint64_t hash)
 {
-	const char *offer = attrs_get(&hit->attrs, "offer_id");
 	const struct offer *o = conf_offer(m->daemon->conf, offer);
 	int64_t window = o ? o->unique_window_ms :
 	    CONF_DEFAULT_UNIQUE_WINDOW_MS, last, t = hit->time_ms;
-	unsigned char key[16];
-	const char *ip, *ua;
-	uint64_t hash;
+	struct tally *tl = m->tally;
+	unsigned char entry[16];
 
 	if (window == 0)
 		return 1;
-	ip = attrs_get(&hit->attrs, "click_ip");
-	ua = attrs_get(&hit->attrs, "click_user_agent");
-	hash = counter_unique_hash(offer ? offer : "", ip ? ip : "",
-	    ua ? ua : "");
-	wire_be64_put(key, (uint64_t)t);
-	wire_be64_put(key + 8, hash);
-	if (store_put(txn, DB_UNIQUE, key, sizeof(key), "", 0) != STORE_OK)
-		return -1;
-	last = unique_last(m->unique, hash);
-	if (last == INT64_MIN || t > last)
-		unique_set(m->unique, hash, t, t - m->unique_keep_ms);
+	wire_be64_put(entry, (uint64_t)t);
+	wire_be64_put(entry + 8, hash);
+	buf_add(&tl->clicks, entry, sizeof(entry));
+	if (t > tl->clicks_max)
+		tl->clicks_max = t;
+	last = unique_note(m->unique, hash, t, t - m->unique_keep_ms);
 	return last == INT64_MIN || t - last >= window || last - t >= window;
 }
 
-int
-count_click(struct matcher *m, struct store_txn *txn, struct hit *hit)
+void
+count_click(struct matcher *m, struct hit *hit)
 {
-	const char *dims[DIM_END];
+	static const char *const names[] = {
+		"offer_id", "publisher", "sub_id", "source", "click_ip",
+		"click_user_agent"
+	};
+	const char *dims[DIM_END], *v[nitems(names)];
+	uint64_t hash;
 	struct counts d;
 	int unique;
 
-	if ((unique = is_unique(m, txn, hit)) == -1)
-		return -1;
+	pick(&hit->attrs, names, nitems(names), v);
+	hash = counter_unique_hash(v[0] ? v[0] : "", v[4] ? v[4] : "",
+	    v[5] ? v[5] : "");
+	/* Its entry is likely not in the cache: fetched while keys are made. */
+	unique_prefetch(m->unique, hash);
+	memcpy(dims, v, DIM_CURRENCY * sizeof(*dims));
+	dims[DIM_CURRENCY] = dims[DIM_EVENT] = NULL;
+	make_keys(m, hit->time_ms, dims);
+	unique = is_unique(m, hit, v[0] ? v[0] : "", hash);
 	if (!unique)
 		attrs_set(&hit->attrs, COUNTER_ATTR_DUPLICATE, "1");
 	memset(&d, 0, sizeof(d));
 	d.n[COUNT_CLICKS] = 1;
 	d.n[COUNT_UNIQUE] = unique;
-	dims_of(dims, &hit->attrs, &hit->attrs);
-	dims[DIM_CURRENCY] = dims[DIM_EVENT] = NULL;
-	add(m, hit->time_ms, dims, &d);
-	return 0;
+	add_made(m, &d);
 }
 
 static int
@@ -393,14 +439,14 @@ count_configure(struct matcher *m)
 	m->unique_keep_ms = longest_window(m->daemon->conf);
 }
 
-/* A log entry's time, INT64_MIN if it is not of the log's form. */
+/* A log record's latest time, INT64_MIN if it is not of its form. */
 static int64_t
 unique_time_of(const struct store_val *k)
 {
 	return k->len == 16 ? (int64_t)wire_be64_get(k->data) : INT64_MIN;
 }
 
-/* The log's entries go once the longest unique-window is past them. */
+/* The log's records go once the longest unique-window is past them. */
 int
 count_prune_unique(void *arg, struct store_txn *txn, struct retain_slice *s)
 {
@@ -410,9 +456,30 @@ count_prune_unique(void *arg, struct store_txn *txn, struct retain_slice *s)
 	return retain_walk(txn, DB_UNIQUE, s, unique_time_of, NULL, NULL);
 }
 
+/* The clicks of one log record into the index: how many it took. */
+static size_t
+load_record(struct matcher *m, const struct store_val *v, int64_t stale)
+{
+	const unsigned char *p = v->data;
+	size_t i, n = 0;
+	int64_t t;
+
+	for (i = 0; i + 16 <= v->len; i += 16) {
+		t = (int64_t)wire_be64_get(p + i);
+		if (t >= stale) {
+			unique_note(m->unique, wire_be64_get(p + i + 8), t,
+			    stale);
+			n++;
+		}
+	}
+	unique_keep(m->unique);
+	return n;
+}
+
 /*
- * The index made again from its log, at start.  Entries of another form
- * (the index by hash of stores before the log) are removed.
+ * The index made again from its log, at start, and the next record's
+ * sequence number.  Records of another form (the index by hash of
+ * stores before the log) are removed.
  */
 int
 count_load_unique(struct matcher *m)
@@ -420,9 +487,9 @@ count_load_unique(struct matcher *m)
 	struct store_txn *txn;
 	struct store_cursor *c;
 	struct store_val k, v;
-	int64_t t, stale = now_ms() - m->unique_keep_ms;
+	int64_t stale = now_ms() - m->unique_keep_ms;
 	size_t loaded = 0, dropped = 0;
-	uint64_t hash;
+	uint64_t seq;
 	int rc;
 
 	if (store_begin(m->store, 1, &txn) != STORE_OK)
@@ -432,26 +499,26 @@ count_load_unique(struct matcher *m)
 		return -1;
 	}
 	while ((rc = store_cursor_next(c, &k, &v)) == STORE_OK) {
-		if ((t = unique_time_of(&k)) == INT64_MIN) {
+		if (unique_time_of(&k) == INT64_MIN || v.len % 16 != 0) {
 			if (store_cursor_del(c) != STORE_OK)
 				break;
 			dropped++;
 			continue;
 		}
-		hash = wire_be64_get((const unsigned char *)k.data + 8);
-		if (t >= stale && t > unique_last(m->unique, hash)) {
-			unique_set(m->unique, hash, t, stale);
-			unique_keep(m->unique);
-			loaded++;
-		}
+		seq = wire_be64_get((const unsigned char *)k.data + 8);
+		if (seq >= m->unique_seq)
+			m->unique_seq = seq + 1;
+		if (unique_time_of(&k) >= stale)
+			loaded += load_record(m, &v, stale);
 	}
 	store_cursor_close(c);
-	if (rc != STORE_NOTFOUND || store_commit(txn, 1) != STORE_OK) {
-		if (rc != STORE_NOTFOUND)
-			store_abort(txn);
+	if (rc != STORE_NOTFOUND) {
+		store_abort(txn);
 		return -1;
 	}
-	log_info("event=unique_index entries=%zu loaded=%zu dropped=%zu",
+	if (store_commit(txn, 1) != STORE_OK)
+		return -1;
+	log_info("event=unique_index entries=%zu clicks=%zu dropped=%zu",
 	    unique_entries(m->unique), loaded, dropped);
 	return 0;
 }

@@ -677,8 +677,8 @@ join_hit(struct matcher *m, struct store_txn *txn, struct hit *hit,
 	switch (hit->kind) {
 	case HIT_CLICK:
 		v->result = VERDICT_STORED;
-		if (count_click(m, txn, hit) == -1 ||
-		    save_origin(m, txn, hit) == -1 ||
+		count_click(m, hit);
+		if (save_origin(m, txn, hit) == -1 ||
 		    release_held(m, txn, hit->txid) == -1)
 			return -1;
 		return emit_origin(m, txn, hit, EVENT_CLICK);

@@ -20,7 +20,7 @@ enum {
 	DB_HELD_TX,		/* txid | due | seq -> empty */
 	DB_COUNTS,		/* report counters: see counter.h */
 	DB_COUNTS_OFFER,
-	DB_UNIQUE,		/* time (be64) | hash (be64) -> empty */
+	DB_UNIQUE,		/* latest (be64) | seq (be64) -> clicks */
 	DB_CONVERSIONS_AT,	/* received | conversion key -> empty */
 	DB_POSTBACKS,		/* the inbound postback rows: inbound.h */
 	DB_POSTBACKS_TX,
@@ -37,6 +37,7 @@ struct matcher {
 	struct tally	*tally;		/* counter changes not yet written */
 	struct unique	*unique;	/* the unique-click index: unique.c */
 	int64_t		 unique_keep_ms; /* the longest unique-window */
+	uint64_t	 unique_seq;	/* of the index's next log record */
 };
 
 /* join.c */
@@ -73,7 +74,7 @@ void	count_configure(struct matcher *);
 /* At start: the unique-click index made from its log (-1: it cannot). */
 int	count_load_unique(struct matcher *);
 void	count_impression(struct matcher *, const struct hit *);
-int	count_click(struct matcher *, struct store_txn *, struct hit *);
+void	count_click(struct matcher *, struct hit *);
 void	count_conversion(struct matcher *, const struct event *, int from,
 	    int to);
 void	count_invalid(struct matcher *, const struct hit *,
@@ -88,14 +89,17 @@ int	count_prune_unique(void *, struct store_txn *,
 /*
  * unique.c: the unique-click index in memory, by hash of offer, click IP
  * and User-Agent: the time of its last click (INT64_MIN: none).
- * unique_set() keeps what it replaces until unique_keep() (the
- * transaction committed) or unique_undo() (it did not); entries older
- * than stale_before may be dropped when the table grows.
+ * unique_note() gives the time an entry had and keeps the later of it
+ * and t; what it replaced is kept until unique_keep() (the transaction
+ * committed) or unique_undo() (it did not).  Entries older than
+ * stale_before may be dropped when the table grows.
  */
 struct unique	*unique_new(void);
 void	unique_free(struct unique *);
 int64_t	unique_last(const struct unique *, uint64_t hash);
-void	unique_set(struct unique *, uint64_t hash, int64_t last,
+/* Its slot is read soon: the CPU may fetch it meanwhile. */
+void	unique_prefetch(const struct unique *, uint64_t hash);
+int64_t	unique_note(struct unique *, uint64_t hash, int64_t t,
 	    int64_t stale_before);
 void	unique_keep(struct unique *);
 void	unique_undo(struct unique *);

@@ -7,12 +7,17 @@
  * to, from which unique_load() (count.c) makes the table again at start.
  * What a transaction changed is undone when it does not commit.
  */
+#include <sys/mman.h>
+
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "matcher.h"
 
 #define UNIQUE_MIN_SLOTS	1024
+/* A table this big or more is mapped on its own, in huge pages. */
+#define UNIQUE_HUGE_BYTES	(2UL << 20)
 
 struct unique_slot {
 	uint64_t	 hash;		/* 0: empty */
@@ -33,12 +38,45 @@ unique_new(void)
 	return xcalloc(1, sizeof(struct unique));
 }
 
+/*
+ * A zeroed table of cap slots.  Each lookup of a big table lands on a
+ * page of its own: with 4 KB pages nearly every one also misses the TLB,
+ * so a big table asks for huge pages (transparent_hugepage "madvise").
+ */
+static struct unique_slot *
+table_new(size_t cap)
+{
+	size_t bytes = cap * sizeof(struct unique_slot);
+	void *p;
+
+	if (bytes < UNIQUE_HUGE_BYTES)
+		return xcalloc(cap, sizeof(struct unique_slot));
+	p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE |
+	    MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		fatal("event=unique_index error=\"cannot map %zu bytes\"",
+		    bytes);
+	(void)madvise(p, bytes, MADV_HUGEPAGE);	/* a hint: may be refused */
+	return p;
+}
+
+static void
+table_free(struct unique_slot *v, size_t cap)
+{
+	size_t bytes = cap * sizeof(struct unique_slot);
+
+	if (bytes < UNIQUE_HUGE_BYTES)
+		free(v);
+	else
+		munmap(v, bytes);
+}
+
 void
 unique_free(struct unique *u)
 {
 	if (u == NULL)
 		return;
-	free(u->v);
+	table_free(u->v, u->cap);
 	free(u->undo);
 	free(u);
 }
@@ -74,6 +112,13 @@ key_of(uint64_t hash)
 	return hash != 0 ? hash : 1;
 }
 
+void
+unique_prefetch(const struct unique *u, uint64_t hash)
+{
+	if (u->cap > 0)
+		__builtin_prefetch(&u->v[key_of(hash) & (u->cap - 1)]);
+}
+
 int64_t
 unique_last(const struct unique *u, uint64_t hash)
 {
@@ -101,16 +146,17 @@ rebuild(struct unique *u, int64_t stale_before)
 	for (u->cap = UNIQUE_MIN_SLOTS; (live + 1) * 20 > u->cap * 7;
 	    u->cap *= 2)
 		;
-	u->v = xcalloc(u->cap, sizeof(*u->v));
+	u->v = table_new(u->cap);
 	u->n = live;
 	for (i = 0; i < cap; i++)
 		if (old[i].hash != 0 && old[i].last >= stale_before)
 			*slot_of(u, old[i].hash) = old[i];
-	free(old);
+	table_free(old, cap);
 }
 
-static void
-put(struct unique *u, uint64_t hash, int64_t last, int64_t stale_before)
+/* The slot of hash, made if it is not there: a place for one more. */
+static struct unique_slot *
+slot_for(struct unique *u, uint64_t hash, int64_t stale_before)
 {
 	struct unique_slot *s;
 
@@ -119,24 +165,29 @@ put(struct unique *u, uint64_t hash, int64_t last, int64_t stale_before)
 	s = slot_of(u, hash);
 	if (s->hash == 0) {
 		s->hash = hash;
+		s->last = INT64_MIN;
 		u->n++;
 	}
-	s->last = last;
+	return s;
 }
 
-void
-unique_set(struct unique *u, uint64_t hash, int64_t last,
-    int64_t stale_before)
+int64_t
+unique_note(struct unique *u, uint64_t hash, int64_t t, int64_t stale_before)
 {
+	struct unique_slot *s;
+	int64_t last;
+
 	if (u->nundo == u->capundo) {
 		u->capundo = u->capundo ? u->capundo * 2 : 1024;
 		u->undo = xreallocarray(u->undo, u->capundo,
 		    sizeof(*u->undo));
 	}
-	hash = key_of(hash);
-	u->undo[u->nundo].hash = hash;
-	u->undo[u->nundo++].last = unique_last(u, hash);
-	put(u, hash, last, stale_before);
+	s = slot_for(u, key_of(hash), stale_before);
+	last = s->last;
+	u->undo[u->nundo++] = *s;
+	if (t > s->last)
+		s->last = t;
+	return last;
 }
 
 void
@@ -148,9 +199,10 @@ unique_keep(struct unique *u)
 void
 unique_undo(struct unique *u)
 {
+	struct unique_slot *was;
+
 	while (u->nundo > 0) {
-		u->nundo--;
-		put(u, u->undo[u->nundo].hash, u->undo[u->nundo].last,
-		    INT64_MIN);
+		was = &u->undo[--u->nundo];
+		slot_for(u, was->hash, INT64_MIN)->last = was->last;
 	}
 }

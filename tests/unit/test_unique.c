@@ -15,24 +15,32 @@ test_last_and_undo(void)
 	struct unique *u = unique_new();
 
 	CHECK(unique_last(u, 42) == INT64_MIN);
-	unique_set(u, 42, 1000, 0);
-	unique_set(u, 0, 7, 0);		/* hash 0 is a hash like any other */
+	unique_note(u, 42, 1000, 0);
+	unique_note(u, 0, 7, 0);		/* hash 0 is a hash like any other */
 	unique_keep(u);
 	CHECK(unique_last(u, 42) == 1000);
 	CHECK(unique_last(u, 0) == 7);
 	CHECK(unique_last(u, 1) == 7);	/* 0 and 1 share a slot */
 
+	/* It gives the time it had, and keeps the later one. */
+	CHECK(unique_note(u, 99, 10, 0) == INT64_MIN);
+	CHECK(unique_note(u, 99, 5, 0) == 10);
+	CHECK(unique_last(u, 99) == 10);
+	CHECK(unique_note(u, 99, 20, 0) == 10);
+	unique_keep(u);
+	CHECK(unique_last(u, 99) == 20);
+
 	/* A transaction that does not commit leaves no trace. */
-	unique_set(u, 42, 2000, 0);
-	unique_set(u, 43, 2000, 0);
-	unique_set(u, 42, 3000, 0);
+	unique_note(u, 42, 2000, 0);
+	unique_note(u, 43, 2000, 0);
+	unique_note(u, 42, 3000, 0);
 	CHECK(unique_last(u, 42) == 3000);
 	unique_undo(u);
 	CHECK(unique_last(u, 42) == 1000);
 	CHECK(unique_last(u, 43) == INT64_MIN);
 
 	/* One that commits stays, and a later undo does not reach it. */
-	unique_set(u, 42, 4000, 0);
+	unique_note(u, 42, 4000, 0);
 	unique_keep(u);
 	unique_undo(u);
 	CHECK(unique_last(u, 42) == 4000);
@@ -56,7 +64,7 @@ test_growth_drops_stale(void)
 
 	/* N entries at times 0..N-1, each committed. */
 	for (i = 0; i < N; i++) {
-		unique_set(u, spread(i), (int64_t)i, 0);
+		unique_note(u, spread(i), (int64_t)i, 0);
 		unique_keep(u);
 	}
 	CHECK(unique_entries(u) == N);
@@ -66,7 +74,7 @@ test_growth_drops_stale(void)
 
 	/* As N more come, those before N / 2 are stale and may go. */
 	for (i = N; i < 2 * N; i++) {
-		unique_set(u, spread(i), (int64_t)i, (int64_t)N / 2);
+		unique_note(u, spread(i), (int64_t)i, (int64_t)N / 2);
 		unique_keep(u);
 	}
 	CHECK(unique_entries(u) < 2 * N);
@@ -81,7 +89,7 @@ test_growth_drops_stale(void)
 
 	/* An undo across a growth puts back what was there. */
 	for (i = 0; i < N; i++)
-		unique_set(u, spread(i + 3 * N), 5, 0);
+		unique_note(u, spread(i + 3 * N), 5, 0);
 	unique_undo(u);
 	for (i = 0; i < N; i++)
 		found &= unique_last(u, spread(i + 3 * N)) == INT64_MIN;

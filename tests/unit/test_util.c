@@ -412,6 +412,33 @@ test_secret(void)
 	CHECK(!secret_equal("", ""));
 }
 
+/* hash_words: every byte and the length count, in any lane. */
+static void
+test_hash_words(void)
+{
+	unsigned char a[64], b[64];
+	size_t n, i;
+	int differ = 1, same = 1;
+
+	for (i = 0; i < sizeof(a); i++)
+		a[i] = (unsigned char)(i * 7 + 1);
+	for (n = 0; n <= sizeof(a); n++) {
+		memcpy(b, a, sizeof(a));
+		same &= hash_words(1, a, n) == hash_words(1, b, n);
+		for (i = 0; i < n; i++) {
+			b[i] ^= 0x20;
+			differ &= hash_words(1, a, n) != hash_words(1, b, n);
+			b[i] ^= 0x20;
+		}
+		if (n > 0)
+			differ &= hash_words(1, a, n) != hash_words(1, a, n - 1);
+	}
+	CHECK(same);
+	CHECK(differ);
+	CHECK(hash_words(1, a, 16) != hash_words(2, a, 16));
+	CHECK(hash_words(1, "", 0) != hash_words(1, "\0", 1));
+}
+
 int
 main(void)
 {
@@ -425,5 +452,6 @@ main(void)
 	test_uint();
 	test_amount();
 	test_secret();
+	test_hash_words();
 	return check_done("util");
 }
