@@ -224,44 +224,69 @@ scan_attr_code(const unsigned char *p, size_t n)
 	return attr_code(name);
 }
 
+/*
+ * A length-prefixed value at *p, within end and max bytes: the scan's
+ * own reader, so that the loop over a record's attributes makes no call
+ * per field (it is most of report --conversions).
+ */
+static inline int
+scan_span(const unsigned char **p, const unsigned char *end, size_t max,
+    struct span *out)
+{
+	uint32_t n;
+
+	if (end - *p < 4)
+		return -1;
+	n = (uint32_t)(*p)[0] << 24 | (uint32_t)(*p)[1] << 16 |
+	    (uint32_t)(*p)[2] << 8 | (*p)[3];
+	*p += 4;
+	if (n > max || (size_t)(end - *p) < n)
+		return -1;
+	out->p = (const char *)*p;
+	out->n = n;
+	*p += n;
+	return 0;
+}
+
 int
 record_scan_event(const void *data, size_t len, struct event_scan *es)
 {
-	struct wire_reader r;
-	const unsigned char *p;
-	uint8_t version, code;
+	const unsigned char *p = data, *end = p + len;
+	struct span name, value;
+	uint8_t code;
 	uint16_t n, i;
-	size_t l;
 
 	memset(es, 0, sizeof(*es));
-	wire_reader_init(&r, data, len);
-	if (wire_get_u8(&r, &version) == -1 || version != RECORD_VERSION ||
-	    wire_get_u8(&r, &es->type) == -1 ||
-	    wire_get_u8(&r, &es->status) == -1 ||
-	    wire_get_i64(&r, &es->time_ms) == -1 ||
-	    wire_get_span(&r, RECORD_ID_MAX, &p, &l) == -1 ||
-	    wire_get_u16(&r, &n) == -1 || n > RECORD_ATTRS_MAX)
+	/* version, type, status, time (be64) */
+	if (len < 11 || p[0] != RECORD_VERSION)
 		return -1;
-	es->txid.p = (const char *)p;
-	es->txid.n = l;
+	es->type = p[1];
+	es->status = p[2];
+	es->time_ms = (int64_t)wire_be64_get(p + 3);
+	p += 11;
+	if (scan_span(&p, end, RECORD_ID_MAX, &es->txid) == -1 ||
+	    end - p < 2)
+		return -1;
+	n = (uint16_t)(p[0] << 8 | p[1]);
+	p += 2;
+	if (n > RECORD_ATTRS_MAX)
+		return -1;
 	for (i = 0; i < n; i++) {
-		if (wire_get_u8(&r, &code) == -1 || code >= nitems(attr_names))
+		if (p == end || (code = *p++) >= nitems(attr_names))
 			return -1;
 		if (code == 0) {
-			if (wire_get_span(&r, RECORD_NAME_MAX, &p, &l) == -1)
+			if (scan_span(&p, end, RECORD_NAME_MAX, &name) == -1)
 				return -1;
-			code = (uint8_t)scan_attr_code(p, l);
+			code = (uint8_t)scan_attr_code(
+			    (const unsigned char *)name.p, name.n);
 		}
-		if (wire_get_span(&r, RECORD_VALUE_MAX, &p, &l) == -1)
+		if (scan_span(&p, end, RECORD_VALUE_MAX, &value) == -1)
 			return -1;
-		if (code != 0) {
-			es->attr[code].p = (const char *)p;
-			es->attr[code].n = l;
-		}
+		if (code != 0)
+			es->attr[code] = value;
 	}
-	if (wire_done(&r) == -1 || es->type == 0 ||
-	    es->type >= EVENT_TYPE_END || es->status == 0 ||
-	    es->status >= STATUS_END)
+	if (p != end || es->type == 0 || es->type >= EVENT_TYPE_END ||
+	    es->status == 0 || es->status >= STATUS_END)
 		return -1;
 	return 0;
 }

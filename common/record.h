@@ -109,6 +109,7 @@ int	record_get_event(struct wire_reader *, struct event *);
  * An event read in place, for readers of many (report): the values of
  * its attributes that have a code (record_attr_code), pointing into the
  * record with their lengths, not NUL-ended; other names are passed over.
+ * A value is not checked for NUL bytes (a reader goes by its length).
  */
 #define RECORD_ATTR_CODES	64
 struct span {

@@ -480,6 +480,17 @@ store_cursor_seek(struct store_cursor *c, const void *key, size_t keylen,
 }
 
 int
+store_cursor_find(struct store_cursor *c, const void *key, size_t keylen,
+    struct store_val *vo)
+{
+	struct store_val ko;
+	MDB_val k, v;
+
+	to_mdb(&k, key, keylen);
+	return cursor_get(c, &k, &v, MDB_SET_KEY, &ko, vo);
+}
+
+int
 store_cursor_next(struct store_cursor *c, struct store_val *ko,
     struct store_val *vo)
 {

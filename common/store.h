@@ -77,6 +77,13 @@ int	store_cursor_prev(struct store_cursor *, struct store_val *k,
 	    struct store_val *v);
 int	store_cursor_last(struct store_cursor *, struct store_val *k,
 	    struct store_val *v);
+/*
+ * The value of key, the cursor left on it.  Keys looked up in about
+ * their stored order are found on the cursor's page without a search
+ * from the root.
+ */
+int	store_cursor_find(struct store_cursor *, const void *key,
+	    size_t keylen, struct store_val *v);
 /* Delete the entry under the cursor. */
 int	store_cursor_del(struct store_cursor *);
 

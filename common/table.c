@@ -266,7 +266,11 @@ table_cell(struct table *o, size_t i, const char *name, const char *v,
 	if (v == NULL)
 		v = "";
 	if (o->json) {
-		buf_printf(&o->line, "%s\"%s\":", i > 0 ? "," : "{", name);
+		buf_addc(&o->line, i > 0 ? ',' : '{');
+		buf_addc(&o->line, '"');
+		buf_adds(&o->line, name);
+		buf_addc(&o->line, '"');
+		buf_addc(&o->line, ':');
 		if (number)
 			buf_adds(&o->line, v);
 		else

@@ -487,6 +487,24 @@ fnv1a(uint64_t h, const void *p, size_t n)
 #define HASH_K1	0x9e3779b97f4a7c15ULL
 #define HASH_K2	0xc2b2ae3d27d4eb4fULL
 
+void
+int_text(char *dst, int64_t v)
+{
+	char tmp[24];
+	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+	int n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + (int)(u % 10));
+		u /= 10;
+	} while (u > 0);
+	if (v < 0)
+		*dst++ = '-';
+	while (n > 0)
+		*dst++ = tmp[--n];
+	*dst = '\0';
+}
+
 uint64_t
 hash_words(uint64_t h, const void *p, size_t n)
 {

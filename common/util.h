@@ -82,6 +82,8 @@ int	 parse_duration_ms(const char *, int64_t *);
 int	 parse_size(const char *, uint64_t *);
 /* A non-negative decimal integer that fits in the given maximum. */
 int	 parse_uint(const char *, uint64_t, uint64_t *);
+/* v in decimal into dst (at least 21 bytes), for hot paths: no printf. */
+void	 int_text(char *dst, int64_t v);
 /* A decimal amount such as "12.50" or "-3": digits, one dot, a sign. */
 int	 valid_amount(const char *);
 /* Whether name is one of list, which NULL ends. */

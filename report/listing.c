@@ -66,8 +66,17 @@ _Static_assert(CV_END <= ROW_VALUES_MAX && CK_END <= ROW_VALUES_MAX &&
 struct row {
 	int64_t		 time;
 	const char	*id;		/* its transaction: orders a tie */
-	char		*text;		/* the values, each NUL-ended */
+	char		*text;		/* the values, each NUL-ended (in a
+					   block of its rows) */
 	const char	*v[ROW_VALUES_MAX];
+};
+
+/* Where the rows' text is kept: blocks, freed all at once. */
+#define ROW_BLOCK	65536
+struct row_block {
+	struct row_block *next;
+	size_t		 used, size;
+	char		 data[];
 };
 
 struct rows {
@@ -75,7 +84,43 @@ struct rows {
 	size_t		 n;
 	size_t		 cap;
 	size_t		 next;		/* the first not yet printed */
+	struct row_block *blocks;	/* the one in use first */
 };
+
+static char *
+rows_alloc(struct rows *rs, size_t len)
+{
+	struct row_block *b = rs->blocks;
+	size_t size;
+
+	if (b == NULL || b->size - b->used < len) {
+		size = len > ROW_BLOCK ? len : ROW_BLOCK;
+		b = xmalloc(sizeof(*b) + size);
+		b->next = rs->blocks;
+		b->used = 0;
+		b->size = size;
+		rs->blocks = b;
+	}
+	b->used += len;
+	return b->data + b->used - len;
+}
+
+/* No rows, the memory of the last block kept for the next ones. */
+static void
+rows_reset(struct rows *rs)
+{
+	struct row_block *b, *next;
+
+	rs->n = rs->next = 0;
+	if (rs->blocks == NULL)
+		return;
+	for (b = rs->blocks->next; b != NULL; b = next) {
+		next = b->next;
+		free(b);
+	}
+	rs->blocks->next = NULL;
+	rs->blocks->used = 0;
+}
 
 /* A row of n values given with their lengths (absent: empty). */
 static void
@@ -94,7 +139,7 @@ row_add_n(struct rows *rs, int64_t time, const struct span *values, int n,
 	r->time = time;
 	for (i = 0; i < n; i++)
 		len += (values[i].p ? values[i].n : 0) + 1;
-	r->text = xmalloc(len);
+	r->text = rows_alloc(rs, len);
 	for (i = 0; i < n; i++) {
 		size_t l = values[i].p ? values[i].n : 0;
 
@@ -124,10 +169,8 @@ row_add(struct rows *rs, int64_t time, const char *const *values, int n,
 static void
 rows_free(struct rows *rs)
 {
-	size_t i;
-
-	for (i = 0; i < rs->n; i++)
-		free(rs->v[i].text);
+	rows_reset(rs);
+	free(rs->blocks);
 	free(rs->v);
 	memset(rs, 0, sizeof(*rs));
 }
@@ -260,10 +303,12 @@ conversion_row(struct rows *rs, const struct event_scan *es, int64_t time)
 	txid[es->txid.n] = '\0';
 	click = txid_time_ms(txid);
 	table_time(t, sizeof(t), time);
-	table_time(up, sizeof(up), es->time_ms);
+	if (es->time_ms == time)	/* never changed since */
+		memcpy(up, t, sizeof(up));
+	else
+		table_time(up, sizeof(up), es->time_ms);
 	table_time(ct, sizeof(ct), click);
-	snprintf(secs, sizeof(secs), "%lld", (long long)((time - click) /
-	    1000));
+	int_text(secs, (time - click) / 1000);
 	v[CV_TIME] = text(t);
 	v[CV_UPDATED] = text(up);
 	v[CV_TXID] = es->txid;
@@ -290,9 +335,10 @@ struct source {
 	const struct query *q;
 	struct shard	*shard;
 	int		 db;		/* the database in time order */
-	/* A key of db into rows: 1 on, 0 past the range. */
+	/* A key of db into rows: 1 on, 0 past the range, -1 error. */
 	int		(*one)(struct source *, struct store_txn *,
 			    const struct store_val *, const struct store_val *);
+	struct store_cursor *lookup;	/* on SHARD_CONVERSIONS in a batch */
 	struct rows	 rows;
 	struct buf	 from;		/* the last key read; empty: since */
 	int		 done;
@@ -383,8 +429,15 @@ conversion_one(struct source *src, struct store_txn *txn,
 		return 1;
 	if ((time = (int64_t)wire_be64_get(k->data)) >= q->until)
 		return 0;
-	/* Its conversion may be gone already (retention clicks). */
-	if (store_get(txn, SHARD_CONVERSIONS, (const char *)k->data + 8,
+	/*
+	 * Its conversion may be gone already (retention clicks).  They
+	 * come in about their stored order: a cursor finds most on the
+	 * page of the last one.
+	 */
+	if (src->lookup == NULL && store_cursor_open(txn, SHARD_CONVERSIONS,
+	    &src->lookup) != STORE_OK)
+		return -1;
+	if (store_cursor_find(src->lookup, (const char *)k->data + 8,
 	    k->len - 8, &rec) != STORE_OK)
 		return 1;
 	if (record_scan_event(rec.data, rec.len, &es) == -1)
@@ -421,7 +474,7 @@ read_batch(struct source *src)
 	size_t looked = 0;
 	int rc, more = 1;
 
-	rows_free(&src->rows);
+	rows_reset(&src->rows);
 	if (store_begin(src->shard->store, 0, &txn) != STORE_OK)
 		return -1;
 	if (store_cursor_open(txn, src->db, &c) != STORE_OK) {
@@ -441,10 +494,16 @@ read_batch(struct source *src)
 	    rc = store_cursor_next(c, &k, &v), looked++) {
 		buf_reset(&src->from);
 		buf_add(&src->from, k.data, k.len);
-		more = src->one(src, txn, &k, &v);
+		if ((more = src->one(src, txn, &k, &v)) == -1) {
+			rc = STORE_ERROR;
+			break;
+		}
 	}
 	src->done = rc != STORE_OK || !more;
 	buf_free(&key);
+	if (src->lookup != NULL)
+		store_cursor_close(src->lookup);
+	src->lookup = NULL;
 	store_cursor_close(c);
 	store_abort(txn);
 	return rc == STORE_ERROR ? -1 : 0;
@@ -549,7 +608,7 @@ static void
 postback_row(struct rows *rs, const struct inbound_row *r)
 {
 	const char *v[PB_END] = { 0 };
-	char t[TABLE_TIME_LEN], http[8];
+	char t[TABLE_TIME_LEN], http[24];
 	static const int fields[PB_END] = {
 		[PB_REASON] = IN_REASON + 1, [PB_TXID] = IN_TXID + 1,
 		[PB_OFFER] = IN_OFFER + 1, [PB_EVENT] = IN_EVENT + 1,
@@ -562,7 +621,7 @@ postback_row(struct rows *rs, const struct inbound_row *r)
 		if (fields[i] > 0)
 			v[i] = r->f[fields[i] - 1];
 	table_time(t, sizeof(t), r->time_ms);
-	snprintf(http, sizeof(http), "%d", inbound_http_status(r));
+	int_text(http, inbound_http_status(r));
 	v[PB_TIME] = t;
 	v[PB_PATH] = inbound_path(r->kind);
 	v[PB_HTTP] = http;

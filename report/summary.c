@@ -441,25 +441,6 @@ hundredths(amount_t num, amount_t den)
 	return (num < 0 ? -q : q) * (COUNTER_SCALE / 100);
 }
 
-/* v in decimal into dst (at least 21 bytes): snprintf is the cost. */
-static void
-decimal(char *dst, int64_t v)
-{
-	char tmp[24];
-	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
-	int n = 0;
-
-	do {
-		tmp[n++] = (char)('0' + (int)(u % 10));
-		u /= 10;
-	} while (u > 0);
-	if (v < 0)
-		*dst++ = '-';
-	while (n > 0)
-		*dst++ = tmp[--n];
-	*dst = '\0';
-}
-
 static void
 group_values(const struct group *g, char (*num)[48])
 {
@@ -468,9 +449,9 @@ group_values(const struct group *g, char (*num)[48])
 
 	for (c = 0; c <= COL_EVENTS; c++)
 		if (c != COL_DUPLICATE && c != COL_CONVERSIONS)
-			decimal(num[c], t->n[c]);
-	decimal(num[COL_DUPLICATE], t->n[COL_CLICKS] - t->n[COL_UNIQUE]);
-	decimal(num[COL_CONVERSIONS], t->n[COL_APPROVED] +
+			int_text(num[c], t->n[c]);
+	int_text(num[COL_DUPLICATE], t->n[COL_CLICKS] - t->n[COL_UNIQUE]);
+	int_text(num[COL_CONVERSIONS], t->n[COL_APPROVED] +
 	    t->n[COL_PENDING] + t->n[COL_REJECTED]);
 	amount_format(num[COL_REVENUE], sizeof(num[0]), t->revenue, 2);
 	amount_format(num[COL_PAYOUT], sizeof(num[0]), t->payout, 2);

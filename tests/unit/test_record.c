@@ -738,7 +738,8 @@ test_scan_event(void)
 	struct event_scan es;
 	struct event e;
 	struct buf b;
-	int offer = record_attr_code("offer_id");
+	size_t i;
+	int cut = 1, offer = record_attr_code("offer_id");
 	int payout = record_attr_code("payout");
 
 	event_init(&e);
@@ -761,6 +762,12 @@ test_scan_event(void)
 	    memcmp(es.attr[payout].p, "2.50", 4) == 0);
 	CHECK(es.attr[record_attr_code("currency")].p == NULL);
 	/* Cut short or with a byte more: refused, as record_get_event. */
+	for (i = 0; i < b.len; i++)
+		cut &= record_scan_event(b.data, i, &es) == -1;
+	CHECK(cut);
+	b.data[0] ^= 1;			/* another version */
+	CHECK(record_scan_event(b.data, b.len, &es) == -1);
+	b.data[0] ^= 1;
 	CHECK(record_scan_event(b.data, b.len - 1, &es) == -1);
 	buf_addc(&b, 0);
 	CHECK(record_scan_event(b.data, b.len, &es) == -1);

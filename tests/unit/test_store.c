@@ -182,6 +182,17 @@ test_cursor(struct store *st)
 	CHECK(store_cursor_next(c, &k, NULL) == STORE_NOTFOUND);
 	be32(key, 51);
 	CHECK(store_cursor_seek(c, key, 4, &k, NULL) == STORE_NOTFOUND);
+	/* An exact lookup: found after, before and at the cursor. */
+	be32(key, 20);
+	CHECK(store_cursor_find(c, key, 4, &v) == STORE_OK &&
+	    v.len == sizeof(uint32_t));
+	be32(key, 50);
+	CHECK(store_cursor_find(c, key, 4, &v) == STORE_OK);
+	be32(key, 10);
+	CHECK(store_cursor_find(c, key, 4, &v) == STORE_OK);
+	CHECK(store_cursor_next(c, &k, NULL) == STORE_OK && key_of(&k) == 20);
+	be32(key, 30);		/* deleted above */
+	CHECK(store_cursor_find(c, key, 4, &v) == STORE_NOTFOUND);
 	store_cursor_close(c);
 	store_cursor_close(NULL);
 	CHECK(store_commit(t, 0) == STORE_OK);

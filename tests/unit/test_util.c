@@ -412,6 +412,21 @@ test_secret(void)
 	CHECK(!secret_equal("", ""));
 }
 
+static void
+test_int_text(void)
+{
+	char s[24];
+
+	int_text(s, 0);
+	CHECK_STR(s, "0");
+	int_text(s, -60);
+	CHECK_STR(s, "-60");
+	int_text(s, INT64_MAX);
+	CHECK_STR(s, "9223372036854775807");
+	int_text(s, INT64_MIN);
+	CHECK_STR(s, "-9223372036854775808");
+}
+
 /* hash_words: every byte and the length count, in any lane. */
 static void
 test_hash_words(void)
@@ -453,5 +468,6 @@ main(void)
 	test_amount();
 	test_secret();
 	test_hash_words();
+	test_int_text();
 	return check_done("util");
 }
