@@ -294,6 +294,9 @@ is_unique(struct matcher *m, const struct hit *hit, const char *offer,
 
 	if (window == 0)
 		return 1;
+	/* An offer this matcher's config does not name: the default. */
+	if (window > m->unique_keep_ms)
+		m->unique_keep_ms = window;
 	wire_be64_put(entry, (uint64_t)t);
 	wire_be64_put(entry + 8, hash);
 	buf_add(&tl->clicks, entry, sizeof(entry));
@@ -418,8 +421,9 @@ count_prune(void *arg, struct store_txn *txn, struct retain_slice *s)
 }
 
 /*
- * The longest unique-window of the offers, now (a click names one of
- * them: ingest answers 404 to any other offer).
+ * The longest unique-window of the offers, now.  A click of an offer not
+ * named here (ingest's config is another) raises it to the default's,
+ * until the next reload.
  */
 static int64_t
 longest_window(const struct conf *conf)
