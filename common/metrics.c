@@ -131,9 +131,9 @@ metric_observe_ms(struct metric *m, double ms)
 }
 
 void
-metrics_lmdb(uint64_t used, uint64_t size)
+metrics_lmdb(uint64_t used, uint64_t size, uint64_t commits, uint64_t syncs)
 {
-	static struct metric *m_used, *m_size;
+	static struct metric *m_used, *m_size, *m_commits, *m_syncs;
 
 	if (m_used == NULL) {
 		m_used = metric_gauge("postline_lmdb_map_used_bytes",
@@ -141,9 +141,15 @@ metrics_lmdb(uint64_t used, uint64_t size)
 		    NULL);
 		m_size = metric_gauge("postline_lmdb_map_size_bytes",
 		    "Size of the LMDB map: writes are refused past it.", NULL);
+		m_commits = metric_counter("postline_lmdb_commits_total",
+		    "Write transactions committed.", NULL);
+		m_syncs = metric_counter("postline_lmdb_syncs_total",
+		    "Syncs of the store to disk (fdatasync).", NULL);
 	}
 	metric_set(m_used, (int64_t)used);
 	metric_set(m_size, (int64_t)size);
+	metric_set(m_commits, (int64_t)commits);
+	metric_set(m_syncs, (int64_t)syncs);
 }
 
 /* name{labels,extra} with the commas right whatever is empty. */

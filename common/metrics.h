@@ -37,7 +37,8 @@ void	metric_observe_ms(struct metric *, double);
  * The use of the daemon's LMDB map: postline_lmdb_map_used_bytes and
  * postline_lmdb_map_size_bytes (every daemon exports them).
  */
-void	metrics_lmdb(uint64_t used, uint64_t size);
+void	metrics_lmdb(uint64_t used, uint64_t size, uint64_t commits,
+	    uint64_t syncs);
 
 /* The exposition text of every metric. */
 void	metrics_render(struct buf *);

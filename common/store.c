@@ -19,6 +19,8 @@ struct store {
 	int		 ndbs;
 	int		 readonly;
 	char		*dir;
+	uint64_t	 commits;	/* write transactions committed */
+	uint64_t	 syncs;		/* and synced to disk */
 };
 
 struct store_txn {
@@ -230,6 +232,7 @@ store_sync(struct store *s)
 	if ((rc = mdb_env_sync(s->env, 1)) != 0)
 		fatal("event=store_failed dir=%s op=sync error=\"%s\"",
 		    s->dir, mdb_strerror(rc));
+	__atomic_fetch_add(&s->syncs, 1, __ATOMIC_RELAXED);
 }
 
 /* Pages on LMDB's freelist: each record lists its pages after a count. */
@@ -329,6 +332,7 @@ store_commit(struct store_txn *t, int durable)
 		    s->dir, mdb_strerror(rc));
 	if (rc != 0)
 		return status_of(s, rc, "commit");
+	__atomic_fetch_add(&s->commits, 1, __ATOMIC_RELAXED);
 	/*
 	 * The transaction is committed: a failed sync cannot be reported as
 	 * "not stored", and after a failed fsync the kernel may have dropped
@@ -338,7 +342,16 @@ store_commit(struct store_txn *t, int durable)
 	if (durable && (rc = mdb_env_sync(s->env, 1)) != 0)
 		fatal("event=store_failed dir=%s op=sync error=\"%s\"",
 		    s->dir, mdb_strerror(rc));
+	if (durable)
+		__atomic_fetch_add(&s->syncs, 1, __ATOMIC_RELAXED);
 	return STORE_OK;
+}
+
+void
+store_counts(struct store *s, uint64_t *commits, uint64_t *syncs)
+{
+	*commits = __atomic_load_n(&s->commits, __ATOMIC_RELAXED);
+	*syncs = __atomic_load_n(&s->syncs, __ATOMIC_RELAXED);
 }
 
 void

@@ -49,6 +49,9 @@ void		 store_sync(struct store *);
  * one written, less the free pages LMDB will reuse.  -1 on error.
  */
 int		 store_usage(struct store *, uint64_t *used, uint64_t *size);
+/* Write transactions committed, and syncs to disk, since it was opened. */
+void		 store_counts(struct store *, uint64_t *commits,
+		    uint64_t *syncs);
 /* Reclaim reader slots of dead processes; logs how many. */
 void		 store_reader_check(struct store *);
 

@@ -622,7 +622,7 @@ static void
 chores(struct engine *f)
 {
 	int64_t first_due, overdue = 0;
-	uint64_t used, size;
+	uint64_t used, size, commits, syncs;
 
 	metric_set(metric_gauge("postline_firer_scheduled",
 	    "Deliveries in the schedule.", NULL),
@@ -632,8 +632,9 @@ chores(struct engine *f)
 	metric_set(metric_gauge("postline_firer_overdue_seconds",
 	    "How long the first delivery due has waited past its due time.",
 	    NULL), overdue);
+	store_counts(queue_store(f->queue), &commits, &syncs);
 	if (store_usage(queue_store(f->queue), &used, &size) == 0)
-		metrics_lmdb(used, size);
+		metrics_lmdb(used, size, commits, syncs);
 	store_sync(queue_store(f->queue));
 }
 

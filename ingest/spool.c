@@ -602,7 +602,7 @@ wait_for_work(struct spool *sp)
 static void
 set_gauges(struct spool *sp)
 {
-	uint64_t used, size;
+	uint64_t used, size, commits, syncs;
 
 	metric_set(sp->m_records, (int64_t)outbox_pending(sp->outbox));
 	metric_set(sp->m_bytes, (int64_t)outbox_bytes(sp->outbox));
@@ -612,8 +612,9 @@ set_gauges(struct spool *sp)
 	metric_set(sp->m_limit, (int64_t)spool_limit(sp->daemon->conf));
 	outbox_gauge(sp->outbox, "postline_ingest_outbox_pending",
 	    "Hits not yet acknowledged, by matcher shard.", "matcher");
+	store_counts(sp->store, &commits, &syncs);
 	if (store_usage(sp->store, &used, &size) == 0)
-		metrics_lmdb(used, size);
+		metrics_lmdb(used, size, commits, syncs);
 }
 
 void

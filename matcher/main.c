@@ -135,12 +135,13 @@ hit_apply(void *arg, struct store_txn *txn, void *p, const char *sender,
 static void
 chores(struct matcher *m)
 {
-	uint64_t used, size;
+	uint64_t used, size, commits, syncs;
 
 	outbox_gauge(m->outbox, "postline_matcher_outbox_pending",
 	    "Events not yet acknowledged, by firer.", "firer");
+	store_counts(m->store, &commits, &syncs);
 	if (store_usage(m->store, &used, &size) == 0)
-		metrics_lmdb(used, size);
+		metrics_lmdb(used, size, commits, syncs);
 	metric_set(m_unique_entries, (int64_t)unique_entries(m->unique));
 	metric_set(m_unique_bytes, (int64_t)unique_bytes(m->unique));
 	store_sync(m->store);

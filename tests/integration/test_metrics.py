@@ -24,6 +24,9 @@ def check_lmdb(v):
         v["postline_lmdb_map_size_bytes"]
     assert 0 < used < size, (used, size)
     assert size >= 1 << 30, size
+    # Each daemon has committed (its sender id, at least) by now.
+    assert v["postline_lmdb_commits_total"] >= 1, v
+    assert v["postline_lmdb_syncs_total"] >= 0, v
 
 
 def test_metrics_of_every_daemon():
