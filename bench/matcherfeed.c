@@ -19,7 +19,14 @@
  * payout 1.50).  Sent an hour at a time; prints {"clicks":N,
  * "conversions":N,"s":S,"rate":R} (hits a second).
  *
- *   matcherfeed ENDPOINT N
+ * With -b B, the conversions go B at a time, each batch sent when the
+ * one before is acknowledged (synced): the cost of a matcher's batch,
+ * as small as a shard's share of a closed load makes it.  With -b, the
+ * feed also prints "clicks done" on standard error after phase 1 and
+ * reads a line from standard input before phase 2 (the harness samples
+ * the matcher's CPU in between).
+ *
+ *   matcherfeed [-b B] ENDPOINT N
  *   matcherfeed -r ENDPOINT DAYS PER_DAY
  *
  * Built by bench/run:  cc -O2 -Icommon bench/matcherfeed.c
@@ -36,8 +43,8 @@
 #include "txid.h"
 #include "wire.h"
 
-#define BATCH	1024
-#define WINDOW	65536
+static size_t BATCH = 1024;
+static uint64_t WINDOW = 65536;
 #define UA	"Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 " \
 		"(KHTML, like Gecko) Chrome/126.0.0.0 Mobile Safari/537.36"
 
@@ -289,16 +296,22 @@ main(int argc, char **argv)
 	struct records clicks, convs;
 	char (*ids)[TXID_LEN + 1];
 	void *ctx = zmq_ctx_new();
-	size_t n;
+	size_t n, conv_batch = 0;
 	double tc, tv;
+	char line[16];
 
 	if (argc == 5 && strcmp(argv[1], "-r") == 0) {
 		connect_feed(&f, ctx, argv[2]);
 		return report_set(&f, atoi(argv[3]),
 		    strtoull(argv[4], NULL, 10));
 	}
+	if (argc == 5 && strcmp(argv[1], "-b") == 0) {
+		conv_batch = strtoul(argv[2], NULL, 10);
+		argc -= 2;
+		argv += 2;
+	}
 	if (argc != 3 || (n = strtoul(argv[2], NULL, 10)) == 0) {
-		fprintf(stderr, "usage: matcherfeed endpoint n\n"
+		fprintf(stderr, "usage: matcherfeed [-b batch] endpoint n\n"
 		    "       matcherfeed -r endpoint days per_day\n");
 		return 2;
 	}
@@ -307,6 +320,12 @@ main(int argc, char **argv)
 	make_hits(&convs, ids, n, HIT_POSTBACK);
 	connect_feed(&f, ctx, argv[1]);
 	tc = run_phase(&f, &clicks);
+	if (conv_batch > 0) {
+		BATCH = WINDOW = conv_batch;
+		fprintf(stderr, "clicks done\n");
+		if (fgets(line, sizeof(line), stdin) == NULL)
+			return 2;
+	}
 	tv = run_phase(&f, &convs);
 	printf("{\"n\":%zu,\"clicks_s\":%.4f,\"clicks_rate\":%.1f,"
 	    "\"conversions_s\":%.4f,\"conversions_rate\":%.1f}\n", n, tc,
