@@ -36,15 +36,6 @@ check(int rc, const char *what)
 	}
 }
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void
 fill(struct inbound_row *r, long i, int64_t t, const char *txid)
 {
@@ -105,7 +96,7 @@ main(int argc, char **argv)
 		step = 1;
 	buf_init(&b);
 	buf_init(&txkey);
-	t0 = now();
+	t0 = mono_seconds();
 	for (i = 0; i < n; i++) {
 		int64_t t = end - (n - i) * step;
 
@@ -137,7 +128,7 @@ main(int argc, char **argv)
 	buf_free(&b);
 	buf_free(&txkey);
 	printf("{\"rows\":%ld,\"seconds\":%.2f,\"transactions\":[", n,
-	    now() - t0);
+	    mono_seconds() - t0);
 	for (p = 0; p < NPICK && p < n; p++)
 		printf("%s\"%s\"", p ? "," : "", picks[p]);
 	printf("]}\n");

@@ -35,15 +35,6 @@ check(int rc, const char *what)
 	}
 }
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void
 fill(struct attempt *a, long i, int64_t t, char *txid, char *url,
     size_t urlsize)
@@ -111,7 +102,7 @@ main(int argc, char **argv)
 	if (step < 1)
 		step = 1;
 	buf_init(&b);
-	t0 = now();
+	t0 = mono_seconds();
 	for (i = 0; i < n; i++) {
 		int64_t t = end - (n - i) * step;
 
@@ -141,7 +132,7 @@ main(int argc, char **argv)
 	mdb_env_close(env);
 	buf_free(&b);
 	printf("{\"rows\":%ld,\"seconds\":%.2f,\"first_ms\":%lld,"
-	    "\"last_ms\":%lld,\"transactions\":[", n, now() - t0,
+	    "\"last_ms\":%lld,\"transactions\":[", n, mono_seconds() - t0,
 	    (long long)(end - n * step), (long long)(end - step));
 	for (p = 0; p < NPICK && p < n; p++)
 		printf("%s\"%s\"", p ? "," : "", picks[p]);

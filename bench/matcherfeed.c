@@ -55,15 +55,6 @@ struct feed {
 	uint64_t	 acked;		/* highest seq acknowledged */
 };
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void
 die(const char *what)
 {
@@ -166,7 +157,7 @@ run_phase(struct feed *f, struct records *r)
 	uint64_t last = f->next_seq + r->n - 1;
 	size_t sent = 0, count;
 	int timeout = 30000;
-	double t0 = now();
+	double t0 = mono_seconds();
 
 	zmq_setsockopt(f->sock, ZMQ_RCVTIMEO, &timeout, sizeof(timeout));
 	while (f->acked < last) {
@@ -177,7 +168,7 @@ run_phase(struct feed *f, struct records *r)
 		}
 		read_ack(f);
 	}
-	return now() - t0;
+	return mono_seconds() - t0;
 }
 
 /* Click k of the report data set, made at t. */
@@ -260,11 +251,11 @@ report_set(struct feed *f, int days, uint64_t per_day)
 	int64_t end = (int64_t)time(NULL) / 3600 * 3600000;
 	int64_t t = end - (int64_t)days * 86400000;
 	uint64_t k = 0, nconv = 0;
-	double t0 = now(), took;
+	double t0 = mono_seconds(), took;
 
 	for (; t < end; t += 3600000)
 		report_hour(f, t, &k, per_day / 24, &nconv);
-	took = now() - t0;
+	took = mono_seconds() - t0;
 	printf("{\"clicks\":%llu,\"conversions\":%llu,\"s\":%.3f,"
 	    "\"rate\":%.1f}\n", (unsigned long long)k,
 	    (unsigned long long)nconv, took, (k + nconv) / took);

@@ -254,6 +254,15 @@ mono_ms(void)
 	return clock_ms(CLOCK_MONOTONIC);
 }
 
+double
+mono_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 int
 parse_uint(const char *s, uint64_t max, uint64_t *out)
 {

@@ -61,6 +61,8 @@ void	 strlist_free(struct strlist *);
 /* Clocks in milliseconds: wall time since the epoch, and monotonic time. */
 int64_t	 now_ms(void);
 int64_t	 mono_ms(void);
+/* Monotonic time in seconds, to the nanosecond: for timing (bench/). */
+double	 mono_seconds(void);
 /*
  * A loop that calls this each round runs at most one round per min_us:
  * it sleeps out the rest since *last (then set to now), so that what
