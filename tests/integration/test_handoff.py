@@ -3,12 +3,14 @@ talks ZeroMQ to the matcher (or a firer) directly."""
 
 import os
 import shutil
+import signal
 import struct
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import zmq
 
-from harness import Receiver, cluster_of, get, kv, main
+from harness import Receiver, cluster_of, free_port, get, kv, main
 
 MSG_HITS, MSG_EVENTS, MSG_ACK, MSG_REPLY = 1, 2, 3, 4
 WIRE_VERSION = 1
@@ -133,7 +135,106 @@ def test_event_received_again_keeps_its_postback_id():
     recv.close()
 
 
+def metric(port, name):
+    """One unlabelled value of a daemon's /metrics."""
+    _, _, body = get("http://127.0.0.1:%d/metrics" % port)
+    for line in body.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError("no %s in:\n%s" % (name, body))
+
+
+def commits_while_catching_up(proc, port, send, settled):
+    """Stop proc (SIGSTOP: a shard or firer that has fallen behind), run
+    send() meanwhile, let it go on, wait for settled(); return the store
+    commits proc made from its stop to then.  The counter is set once a
+    second, hence the waits."""
+    time.sleep(1.1)
+    before = metric(port, "postline_lmdb_commits_total")
+    proc.send_signal(signal.SIGSTOP)
+    try:
+        send()
+    finally:
+        proc.send_signal(signal.SIGCONT)
+    deadline = time.monotonic() + 20
+    while not settled():
+        assert time.monotonic() < deadline, "never caught up"
+        time.sleep(0.05)
+    time.sleep(1.1)
+    return metric(port, "postline_lmdb_commits_total") - before
+
+
+def test_a_shard_behind_takes_fewer_larger_batches():
+    """While a matcher is stopped, the hits wait in the ingest's spool:
+    the matcher catches up on 300 clicks, sent one at a time, in a few
+    transactions, not one per click or per ingest group."""
+    ports = [free_port(), free_port()]
+    body = CONF % "http://127.0.0.1:9/" + (
+        "\ningest metrics 127.0.0.1:%d\nmatcher metrics 127.0.0.1:%d" %
+        tuple(ports))
+    with cluster_of(body) as c:
+        c.start_all()
+        n = 300
+
+        def send():
+            for i in range(n):
+                status, _, _ = get(c.base() + "/click?offer_id=o1&"
+                                   "publisher=p&sub_id=%d" % i)
+                assert status == 302, status
+
+        def settled():
+            return metric(ports[0], "postline_ingest_spool_records") == 0
+        commits = commits_while_catching_up(c.procs["matcher-0"],
+                                            ports[1], send, settled)
+        print("matcher commits for %d clicks sent one by one: %d" % (
+            n, commits))
+        # One per click would be n; the ingest syncs and sends clicks in
+        # groups, and the matcher takes up to 16 messages at once.
+        assert 1 <= commits <= 10, commits
+
+
+def test_a_firer_behind_takes_fewer_larger_batches():
+    """While a firer is stopped, its events wait in the matcher's outbox;
+    it catches up on 200 conversions' events in a few transactions, not
+    one per event.  The rule's delay keeps the deliveries in the schedule,
+    so that only the intake is counted."""
+    ports = [free_port(), free_port()]
+    body = CONF % "http://127.0.0.1:9/" + (
+        " delay 1h\nmatcher metrics 127.0.0.1:%d\n"
+        "firer metrics 127.0.0.1:%d" % tuple(ports))
+    with cluster_of(body) as c:
+        c.start_all()
+        n = 200
+        txs = []
+        for i in range(n):
+            _, h, _ = get(c.base() + "/click?offer_id=o1&publisher=p&"
+                          "sub_id=%d" % i)
+            txs.append(h["location"].split("t=")[1])
+
+        def convert(tx):
+            status, _, text = get(c.base() + "/postback?secure=g1&"
+                                  "transaction_id=" + tx)
+            assert status == 200 and "result=approved" in text, (status,
+                                                                  text)
+
+        def send():
+            with ThreadPoolExecutor(8) as pool:
+                list(pool.map(convert, txs))
+
+        def settled():
+            return metric(ports[1], "postline_firer_scheduled") == n
+        commits = commits_while_catching_up(c.procs["firer-0"], ports[1],
+                                            send, settled)
+        print("firer commits for %d conversions' events: %d" % (n, commits))
+        assert metric(ports[0], 'postline_matcher_outbox_pending{firer="0"}'
+                      ) == 0
+        # One per event would be n, one per message of the matcher (a
+        # batch per sync) several.
+        assert 1 <= commits <= 5, commits
+
 if __name__ == "__main__":
     main([test_undecodable_batch_is_kept_and_acked,
           test_gap_is_refused_and_base_is_taken_up,
-          test_event_received_again_keeps_its_postback_id])
+          test_event_received_again_keeps_its_postback_id,
+          test_a_shard_behind_takes_fewer_larger_batches,
+          test_a_firer_behind_takes_fewer_larger_batches])
