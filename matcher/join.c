@@ -62,19 +62,28 @@ rules_on(const struct conf *conf, int type)
 	return 0;
 }
 
+/* The event ev, encoded as rec, to the firer that owns its transaction. */
+static int
+emit_record(struct matcher *m, struct store_txn *txn, const struct event *ev,
+    const struct buf *rec)
+{
+	unsigned dest = txid_firer(ev->txid, outbox_ndest(m->outbox));
+
+	return outbox_add(m->outbox, txn, dest, rec->data, rec->len, NULL) ==
+	    STORE_OK ? 0 : -1;
+}
+
 static int
 emit(struct matcher *m, struct store_txn *txn, const struct event *ev)
 {
 	struct buf rec;
-	unsigned dest;
 	int rc;
 
 	buf_init(&rec);
 	record_put_event(&rec, ev);
-	dest = txid_firer(ev->txid, outbox_ndest(m->outbox));
-	rc = outbox_add(m->outbox, txn, dest, rec.data, rec.len, NULL);
+	rc = emit_record(m, txn, ev, &rec);
 	buf_free(&rec);
-	return rc == STORE_OK ? 0 : -1;
+	return rc;
 }
 
 /* A click or impression as an event, for rules "on click|impression". */
@@ -295,7 +304,8 @@ index_received(struct store_txn *txn, const struct buf *key,
 
 /*
  * Keep the conversion's new state (it was in status from, 0 if new),
- * count it and tell the firer.
+ * count it and tell the firer: the stored state and the event are the
+ * same record, encoded once.
  */
 static int
 save_and_emit(struct matcher *m, struct store_txn *txn,
@@ -307,16 +317,18 @@ save_and_emit(struct matcher *m, struct store_txn *txn,
 	buf_init(&rec);
 	record_put_event(&rec, ev);
 	rc = store_put(txn, DB_CONVERSIONS, key->data, key->len, rec.data,
-	    rec.len);
+	    rec.len) == STORE_OK ? 0 : -1;
+	if (rc == 0 && from == 0)
+		rc = index_received(txn, key, ev);
+	if (rc == 0) {
+		/* One stored before the counters were kept was never counted. */
+		if (from == 0 || attrs_get(&ev->attrs, COUNTER_ATTR_RECEIVED))
+			count_conversion(m, ev, from, ev->status);
+		m->recorded = 1;
+		rc = emit_record(m, txn, ev, &rec);
+	}
 	buf_free(&rec);
-	if (rc != STORE_OK || (from == 0 && index_received(txn, key, ev) ==
-	    -1))
-		return -1;
-	/* One stored before the counters were kept was never counted. */
-	if (from == 0 || attrs_get(&ev->attrs, COUNTER_ATTR_RECEIVED))
-		count_conversion(m, ev, from, ev->status);
-	m->recorded = 1;
-	return emit(m, txn, ev);
+	return rc;
 }
 
 /*
