@@ -4,8 +4,8 @@
  * A click reads and sets its entry here instead of in the store, where
  * a random key would copy a page of the B-tree for nearly every click;
  * the store keeps only the log of (time, hash) that each click appends
- * to, from which unique_load() (count.c) makes the table again at start.
- * What a transaction changed is undone when it does not commit.
+ * to, from which count_load_unique() (count.c) makes the table again at
+ * start.  What a transaction changed is undone when it does not commit.
  */
 #include <sys/mman.h>
 

@@ -273,6 +273,15 @@ def get(url, headers=None):
     return http_request("GET", url, headers=headers)
 
 
+def metric(port, series):
+    """The value of one series (name{labels}) of a daemon's /metrics."""
+    body = get("http://127.0.0.1:%d/metrics" % port)[2]
+    values = [float(line.rsplit(" ", 1)[1]) for line in body.splitlines()
+              if line.rsplit(" ", 1)[0] == series]
+    assert len(values) == 1, (series, body)
+    return values[0]
+
+
 def post_form(url, fields):
     body = urllib.parse.urlencode(fields)
     return http_request("POST", url, body=body, headers={

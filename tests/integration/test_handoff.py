@@ -10,7 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import zmq
 
-from harness import Receiver, cluster_of, free_port, get, kv, main
+from harness import (Receiver, cluster_of, free_port, get, kv, main,
+                     metric)
 
 MSG_HITS, MSG_EVENTS, MSG_ACK, MSG_REPLY = 1, 2, 3, 4
 WIRE_VERSION = 1
@@ -133,15 +134,6 @@ def test_event_received_again_keeps_its_postback_id():
             shutil.rmtree(os.path.join(c.dir, "data", "firer-0"))
         assert ids[0] == ids[1] and len(ids[0]) == 32, ids
     recv.close()
-
-
-def metric(port, name):
-    """One unlabelled value of a daemon's /metrics."""
-    _, _, body = get("http://127.0.0.1:%d/metrics" % port)
-    for line in body.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    raise AssertionError("no %s in:\n%s" % (name, body))
 
 
 def commits_while_catching_up(proc, port, send, settled):

@@ -10,7 +10,7 @@ import time
 import wire
 
 from harness import (Receiver, cluster_of, free_port, get, http_request, kv,
-                     main, post_form, program)
+                     main, metric, post_form, program)
 
 CONF = ('global-token g1\n'
         'offer o1 url "http://127.0.0.1:9/?t={transaction_id}&ua={param.x}"')
@@ -397,14 +397,6 @@ def test_oversize_and_slow_clients():
         for s in slow:
             s.close()
         assert all(v == 0 for v in c.stop_all().values())
-
-
-def metric(port, line_start):
-    body = get("http://127.0.0.1:%d/metrics" % port)[2]
-    values = [float(line.split()[-1]) for line in body.splitlines()
-              if line.startswith(line_start)]
-    assert len(values) == 1, (line_start, body)
-    return values[0]
 
 
 def test_no_hit_stored_that_cannot_be_answered():
